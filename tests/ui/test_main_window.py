@@ -1,0 +1,147 @@
+"""The main window offscreen: navigation, status bar, settings dialog, audit page."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QDialogButtonBox, QLineEdit, QSpinBox
+
+from tests.support.context import make_context
+from wg_desktop.services.audit import AuditAction
+from wg_desktop.store.models import Outcome
+
+
+def _rows(page) -> list[tuple[str, ...]]:
+    model = page.table.model()
+    return [tuple(model.index(r, c).data() for c in range(model.columnCount()))
+            for r in range(model.rowCount())]
+
+
+def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_path):
+    titles = [window.nav.item(i).text() for i in range(window.nav.count())]
+    assert titles == ["Audit log", "Background jobs"]
+    window.nav.setCurrentRow(1)
+    assert window.stack.currentWidget() is window.jobs_page
+    window.nav.setCurrentRow(0)
+    assert window.stack.currentWidget() is window.audit_page
+    shot = tmp_path / "main.png"
+    assert window.grab().save(str(shot))
+    assert shot.stat().st_size > 1000
+
+
+def test_status_bar_shows_budget_and_last_sync(qtbot, window, ctx):
+    assert "100/min" in window.budget_label.text()
+    assert window.sync_label.text() == "Last sync: never"
+    ctx.audit.record(AuditAction.SYNC, portal_hub_id=1, details="3 changed")
+    with qtbot.waitSignal(window.status_refreshed, timeout=5000):
+        window.refresh_status()
+    assert window.sync_label.text().startswith("Last sync: 20")
+
+
+def test_audit_page_lists_filters_searches_and_exports(qtbot, window, ctx, tmp_path):
+    ctx.audit.record(AuditAction.CONNECT, portal_hub_id=42, details="portal Acme")
+    ctx.audit.record(AuditAction.SYNC, portal_hub_id=42, details="Lead nurture changed")
+    ctx.audit.record(AuditAction.BACKUP, outcome=Outcome.FAILURE, details="disk full")
+    page = window.show_page("Audit log")
+    qtbot.waitUntil(lambda: len(_rows(page)) == 3, timeout=5000)
+
+    page.action.setCurrentText("sync")
+    qtbot.waitUntil(lambda: [r[1] for r in _rows(page)] == ["sync"], timeout=5000)
+    page.action.setCurrentText("All")
+    page.outcome.setCurrentText("failure")
+    qtbot.waitUntil(lambda: [r[4] for r in _rows(page)] == ["disk full"], timeout=5000)
+    page.outcome.setCurrentText("All")
+    qtbot.keyClicks(page.search, "nurture")
+    qtbot.waitUntil(lambda: [r[4] for r in _rows(page)] == ["Lead nurture changed"],
+                    timeout=5000)
+
+    out = tmp_path / "audit.csv"
+    page.export_to(out)
+    qtbot.waitUntil(lambda: out.exists(), timeout=5000)
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["details"] for r in rows] == ["Lead nurture changed"]
+    assert ctx.audit.entries()[0].action == "export"
+
+
+def test_settings_dialog_saves_values_and_secrets(qtbot, window, ctx):
+    dialog = window.open_settings()
+    qtbot.addWidget(dialog)
+    spin = dialog.findChild(QSpinBox, "ratelimit.per_minute")
+    spin.setValue(42)
+    secret = dialog.findChild(QLineEdit, "hubspot.client_secret")
+    secret.setText("demo-secret-value-123")
+    with qtbot.waitSignal(dialog.saved, timeout=5000) as saved:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert set(saved.args[0]) == {"ratelimit.per_minute", "hubspot.client_secret"}
+    assert ctx.settings.get("ratelimit.per_minute") == 42
+    stored = json.loads(ctx.paths.settings_file.read_text())
+    assert stored == {"ratelimit.per_minute": 42}
+    assert "demo-secret-value-123" not in ctx.paths.settings_file.read_text()
+    assert ctx.settings.get("hubspot.client_secret") == "demo-secret-value-123"
+    changes = [e.details for e in ctx.audit.entries() if e.action == "settings_change"]
+    assert any("ratelimit.per_minute" in c for c in changes)
+    assert not any("demo-secret-value-123" in c for c in changes)
+
+
+def test_settings_dialog_rejects_invalid_value_without_saving(qtbot, window, ctx,
+                                                              monkeypatch):
+    dialog = window.open_settings()
+    qtbot.addWidget(dialog)
+    warnings = []
+    monkeypatch.setattr("wg_desktop.ui.settings_dialog.QMessageBox.warning",
+                        lambda *a: warnings.append(a[2]))
+    dialog.findChild(QLineEdit, "hubspot.api_base").setText("ftp://nope")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert warnings and "hubspot.api_base" in warnings[0]
+    assert not ctx.paths.settings_file.exists()
+    assert dialog.isVisible()
+
+
+def test_env_overridden_setting_is_read_only(qtbot, data_dir):
+    from wg_desktop.ui.settings_dialog import SettingsDialog
+
+    context = make_context(data_dir, {"HUBSPOT_LOG_LEVEL": "debug"})
+    try:
+        dialog = SettingsDialog(context.settings, lambda c: [], lambda *a, **k: None)
+        qtbot.addWidget(dialog)
+        editor = dialog.findChild(QCheckBox, "features.audit_logging")
+        assert editor.isEnabled()
+        level = dialog.editors["logging.level"]
+        assert not level.isEnabled()
+        assert "HUBSPOT_LOG_LEVEL" in level.toolTip()
+    finally:
+        context.close()
+
+
+def test_disabled_feature_page_says_how_to_turn_it_on(qtbot, data_dir):
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+    from wg_desktop.ui.main_window import FeatureOffPage
+
+    context = make_context(data_dir, {"WG_FEATURES_AUDIT_LOGGING": "false"})
+    try:
+        win = create_main_window(context, SynchronousPool())
+        qtbot.addWidget(win)
+        page = win.pages[0]
+        assert isinstance(page.widget, FeatureOffPage)
+        text = " ".join(label.text() for label in page.widget.findChildren(
+            type(win.connection_label)))
+        assert "turned off" in text and "WG_FEATURES_AUDIT_LOGGING" in text
+        win.quitting = True
+        win.close()
+    finally:
+        context.close()
+
+
+def test_jobs_page_lists_retention_and_runs_it(qtbot, window, ctx):
+    page = window.show_page("Background jobs")
+    assert page.jobs_model.rows[0][:2] == ("Retention cleanup", "daily at 00:00")
+    page.jobs_view.selectRow(0)
+    with qtbot.waitSignal(window.scheduler.finished, timeout=10_000):
+        page.run_button.click()
+    qtbot.waitUntil(lambda: bool(page.runs_model.rows), timeout=5000)
+    assert page.runs_model.rows[0][1:3] == ("retention", "success")
+    assert any(e.action == "retention" for e in ctx.audit.entries())

@@ -1,0 +1,387 @@
+"""Typed registry of every setting, and the resolved settings of one instance.
+
+Each setting is declared once (key, type, default, env var, description).
+Precedence: environment variable > settings file > default. Secret settings
+never live in the settings file: they come from the environment or from the
+keychain (through a ``SecretReader`` handed in by the composition root).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from wg_desktop.paths import write_private_atomic
+
+
+class Kind(enum.StrEnum):
+    BOOL = "bool"
+    INT = "int"
+    FLOAT = "float"
+    STR = "str"
+    CHOICE = "choice"
+    SECRET = "secret"
+    URL = "url"
+    LIST = "list"      # list of strings; env var form is comma separated
+
+
+class Source(enum.StrEnum):
+    ENV = "environment"
+    FILE = "settings file"
+    KEYCHAIN = "keychain"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: Kind
+    default: Any
+    description: str
+    group: str
+    env: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_items: int | None = None
+
+    @property
+    def env_var(self) -> str:
+        return self.env or "WG_" + self.key.upper().replace(".", "_")
+
+    @property
+    def is_secret(self) -> bool:
+        return self.kind is Kind.SECRET
+
+
+class SettingError(ValueError):
+    """A setting has a value of the wrong type or out of range."""
+
+    def __init__(self, key: str, problem: str, source: Source | None = None):
+        where = f" (from {source})" if source else ""
+        super().__init__(f"Setting '{key}'{where}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+# A secret reader returns the stored secret for a setting key, or None.
+SecretReader = Callable[[str], "str | None"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+FEATURES = {
+    "workflow_comparison": "Workflow comparison (side-by-side diffs)",
+    "version_history": "Version history",
+    "automatic_backups": "Automatic backups",
+    "realtime_sync": "Real-time sync (background sync every 10 minutes)",
+    "advanced_analytics": "Advanced analytics (health charts and reports)",
+    "team_collaboration": "Team collaboration",
+    "audit_logging": "Audit logging",
+    "api_access": "API access (command line and scripting)",
+}
+
+
+def _s(key: str, kind: Kind, default: Any, description: str, group: str, **kw: Any) -> Setting:
+    return Setting(key, kind, default, description, group, **kw)
+
+
+REGISTRY: tuple[Setting, ...] = (
+    # HubSpot connection (environment variables named by the requirements)
+    _s("hubspot.client_id", Kind.STR, "", "OAuth client ID of your HubSpot app", "HubSpot",
+       env="HUBSPOT_CLIENT_ID"),
+    _s("hubspot.client_secret", Kind.SECRET, "", "OAuth client secret (kept in the keychain)",
+       "HubSpot", env="HUBSPOT_CLIENT_SECRET"),
+    _s("hubspot.redirect_uri", Kind.URL, "", "OAuth redirect URI registered for your app "
+       "(http://localhost:PORT/... for the browser fallback)", "HubSpot",
+       env="HUBSPOT_REDIRECT_URI"),
+    _s("hubspot.mock_mode", Kind.BOOL, False, "Use the built-in demo portal instead of HubSpot",
+       "HubSpot", env="HUBSPOT_MOCK_MODE"),
+    _s("hubspot.api_base", Kind.URL, "https://api.hubapi.com", "Base URL of HubSpot's API",
+       "HubSpot", env="HUBSPOT_API_BASE"),
+    _s("hubspot.auth_base", Kind.URL, "https://app.hubspot.com",
+       "Base URL of HubSpot's authorize pages", "HubSpot", env="HUBSPOT_AUTH_BASE"),
+    _s("hubspot.flows_api_version", Kind.STR, "v4",
+       "Version segment of the workflows API (v4 or a date version such as 2026-09-beta)",
+       "HubSpot"),
+    _s("hubspot.oauth_api_version", Kind.CHOICE, "v1", "OAuth API generation", "HubSpot",
+       choices=("v1", "v3", "2026-03")),
+    _s("hubspot.account_api_version", Kind.STR, "v3", "Version segment of the account-info API",
+       "HubSpot"),
+    # Security
+    _s("security.encrypt_tokens", Kind.BOOL, True, "Encrypt tokens and the local database",
+       "Security", env="HUBSPOT_ENCRYPT_TOKENS"),
+    _s("security.token_encryption_key", Kind.SECRET, "",
+       "Overrides the keychain-held database key (64 hex characters or any passphrase)",
+       "Security", env="HUBSPOT_TOKEN_ENCRYPTION_KEY"),
+    _s("security.secret_backend", Kind.CHOICE, "keychain",
+       "Where secrets live: the OS keychain, or (opt-in, when no keychain exists) "
+       "a passphrase-protected file", "Security", choices=("keychain", "file")),
+    # Logging
+    _s("logging.level", Kind.CHOICE, "info", "Log level", "Logging", env="HUBSPOT_LOG_LEVEL",
+       choices=("debug", "info", "warning", "error", "critical")),
+    _s("logging.detailed", Kind.BOOL, True, "Log every API call at debug level (redacted)",
+       "Logging", env="HUBSPOT_DETAILED_LOGGING"),
+    # Client-side rate limits
+    _s("ratelimit.per_minute", Kind.INT, 100, "Requests per minute", "Rate limits",
+       minimum=1, maximum=100_000),
+    _s("ratelimit.per_hour", Kind.INT, 1000, "Requests per hour", "Rate limits",
+       minimum=1, maximum=1_000_000),
+    _s("ratelimit.per_day", Kind.INT, 10_000, "Requests per day", "Rate limits",
+       minimum=1, maximum=10_000_000),
+    # HTTP transport and retries
+    _s("http.max_connections", Kind.INT, 10, "Concurrent connections per portal", "Network",
+       minimum=1, maximum=10),
+    _s("http.connect_timeout", Kind.FLOAT, 10.0, "Connect timeout (s)", "Network",
+       minimum=0.1, maximum=120),
+    _s("http.timeout", Kind.FLOAT, 30.0, "Request timeout (s)", "Network", minimum=0.1,
+       maximum=600),
+    _s("http.retry_timeout", Kind.FLOAT, 60.0, "Request timeout on a retry after a timeout (s)",
+       "Network", minimum=0.1, maximum=600),
+    _s("http.max_attempts", Kind.INT, 5, "Attempts per request, first included", "Network",
+       minimum=1, maximum=20),
+    _s("http.retry_deadline", Kind.FLOAT, 120.0, "Total time budget of one request with its "
+       "retries (s)", "Network", minimum=1, maximum=3600),
+    _s("breaker.failure_threshold", Kind.INT, 5, "Consecutive failures that open the circuit "
+       "breaker", "Network", minimum=1, maximum=100),
+    _s("breaker.cooldown", Kind.FLOAT, 60.0, "Seconds before an open breaker probes again",
+       "Network", minimum=1, maximum=3600),
+    # Cache
+    _s("cache.api_ttl", Kind.INT, 300, "API response cache (s)", "Cache", minimum=0),
+    _s("cache.portal_info_ttl", Kind.INT, 3600, "Portal info cache (s)", "Cache", minimum=0),
+    _s("cache.workflow_list_ttl", Kind.INT, 600, "Workflow list cache (s)", "Cache", minimum=0),
+    # Schedules
+    _s("schedule.health_check_interval", Kind.INT, 300, "Health check interval (s)", "Schedules",
+       minimum=10),
+    _s("schedule.token_refresh_interval", Kind.INT, 3600, "Token refresh check interval (s)",
+       "Schedules", minimum=60),
+    _s("schedule.backup_interval", Kind.INT, 21_600, "Automatic backup interval (s)",
+       "Schedules", minimum=60),
+    _s("schedule.sync_interval", Kind.INT, 600, "Background sync interval (s)", "Schedules",
+       minimum=60),
+    _s("schedule.retention_time", Kind.STR, "00:00", "Local time of the daily retention "
+       "cleanup (HH:MM)", "Schedules"),
+    _s("token.refresh_buffer", Kind.INT, 300, "Refresh tokens with less than this many "
+       "seconds left", "Schedules", minimum=0, maximum=1800),
+    # Retention
+    _s("retention.versions_days", Kind.INT, 365, "Keep non-latest workflow versions (days)",
+       "Retention", minimum=1),
+    _s("retention.audit_days", Kind.INT, 730, "Keep audit log entries (days)", "Retention",
+       minimum=1),
+    _s("retention.health_days", Kind.INT, 30, "Keep health metrics (days)", "Retention",
+       minimum=1),
+    _s("retention.backups_days", Kind.INT, 30, "Keep backups (days)", "Retention", minimum=1),
+    # Limits
+    _s("limits.workflows", Kind.INT, 1000, "Workflows per user", "Limits", minimum=1),
+    _s("limits.versions_per_workflow", Kind.INT, 1000, "Versions per workflow", "Limits",
+       minimum=1),
+    _s("limits.audit_entries", Kind.INT, 10_000, "Audit log entries per user", "Limits",
+       minimum=1),
+    _s("limits.users_per_portal", Kind.INT, 100, "Users per portal", "Limits", minimum=1),
+    _s("limits.webhooks", Kind.INT, 50, "Alert webhooks per user", "Limits", minimum=0,
+       maximum=50),
+    _s("limits.api_keys", Kind.INT, 10, "API keys per user", "Limits", minimum=0, maximum=10),
+    # Health and alerts
+    _s("alerts.response_time_warning", Kind.FLOAT, 5.0, "Alert when the average response time "
+       "exceeds this (s)", "Alerts", minimum=0),
+    _s("alerts.response_time_degraded", Kind.FLOAT, 10.0, "Degraded when the average response "
+       "time exceeds this (s)", "Alerts", minimum=0),
+    _s("alerts.connection_failures_critical", Kind.INT, 3, "Critical alert when connection "
+       "failures exceed this", "Alerts", minimum=0),
+    _s("alerts.error_rate_warning", Kind.FLOAT, 0.05, "Warning when the error rate exceeds "
+       "this fraction", "Alerts", minimum=0, maximum=1),
+    _s("alerts.rate_limit_remaining_info", Kind.INT, 100, "Info alert when the rate-limit "
+       "remaining falls below this", "Alerts", minimum=0),
+    # Notification channels
+    _s("notify.desktop", Kind.BOOL, True, "Desktop notifications", "Notifications"),
+    _s("notify.email_enabled", Kind.BOOL, False, "Email alerts", "Notifications"),
+    _s("notify.smtp_host", Kind.STR, "", "SMTP host", "Notifications"),
+    _s("notify.smtp_port", Kind.INT, 587, "SMTP port", "Notifications", minimum=1,
+       maximum=65535),
+    _s("notify.smtp_user", Kind.STR, "", "SMTP user name", "Notifications"),
+    _s("notify.smtp_password", Kind.SECRET, "", "SMTP password (kept in the keychain)",
+       "Notifications"),
+    _s("notify.email_from", Kind.STR, "", "Sender address of alert emails", "Notifications"),
+    _s("notify.email_to", Kind.LIST, (), "Recipients of alert emails", "Notifications"),
+    _s("notify.webhook_urls", Kind.LIST, (), "Webhook URLs that receive alerts (up to 50)",
+       "Notifications", max_items=50),
+    # Feature flags
+    *(_s(f"features.{name}", Kind.BOOL, True, label, "Features")
+      for name, label in FEATURES.items()),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in REGISTRY}
+
+# Settings the web app allowed to switch off but the desktop app cannot honour.
+ALWAYS_ON = {
+    "security.encrypt_tokens": "cannot be turned off: tokens live only in the keychain "
+                               "and the database is always encrypted",
+}
+
+
+def parse_value(setting: Setting, raw: Any, source: Source | None = None) -> Any:
+    """Convert ``raw`` (a string from the environment or a JSON value) to the
+    setting's type, or raise :class:`SettingError` naming the setting."""
+    def fail(problem: str) -> SettingError:
+        return SettingError(setting.key, problem, source)
+
+    kind = setting.kind
+    if kind is Kind.BOOL:
+        text = str(raw).strip().lower()
+        if text not in _TRUE | _FALSE and not isinstance(raw, bool):
+            raise fail(f"expected true or false, got {raw!r}")
+        value = raw if isinstance(raw, bool) else text in _TRUE
+        if setting.key in ALWAYS_ON and not value:
+            raise fail(ALWAYS_ON[setting.key])
+        return value
+    if kind in (Kind.INT, Kind.FLOAT):
+        if isinstance(raw, bool):
+            raise fail(f"expected a number, got {raw!r}")
+        try:
+            value: float = int(str(raw).strip()) if kind is Kind.INT else float(str(raw).strip())
+        except ValueError:
+            expected = "a whole number" if kind is Kind.INT else "a number"
+            raise fail(f"expected {expected}, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise fail(f"expected a finite number, got {raw!r}")
+        if setting.minimum is not None and value < setting.minimum:
+            raise fail(f"must be at least {setting.minimum:g}, got {value:g}")
+        if setting.maximum is not None and value > setting.maximum:
+            raise fail(f"must be at most {setting.maximum:g}, got {value:g}")
+        return value
+    if kind is Kind.CHOICE:
+        text = str(raw).strip().lower()
+        if text not in setting.choices:
+            raise fail(f"expected one of {', '.join(setting.choices)}, got {raw!r}")
+        return text
+    if kind is Kind.LIST:
+        if not isinstance(raw, (list, tuple, str)):
+            raise fail(f"expected a list or comma-separated text, got {raw!r}")
+        items = raw if isinstance(raw, (list, tuple)) else raw.split(",")
+        values = tuple(str(i).strip() for i in items if str(i).strip())
+        if setting.max_items is not None and len(values) > setting.max_items:
+            raise fail(f"at most {setting.max_items} entries, got {len(values)}")
+        return values
+    if not isinstance(raw, str):
+        raise fail(f"expected text, got {raw!r}")
+    if kind is Kind.URL and raw and not raw.startswith(("http://", "https://")):
+        raise fail(f"expected an http:// or https:// URL, got {raw!r}")
+    if setting.key == "schedule.retention_time":
+        _parse_hhmm(setting, raw, source)
+    return raw.strip() if kind is not Kind.SECRET else raw
+
+
+def _parse_hhmm(setting: Setting, raw: str, source: Source | None) -> None:
+    try:
+        hours, minutes = (int(p) for p in raw.split(":"))
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise ValueError
+    except ValueError:
+        raise SettingError(setting.key, f"expected a time HH:MM, got {raw!r}", source) from None
+
+
+@dataclass
+class Settings:
+    """Resolved settings: environment > settings file > default.
+
+    Secrets are read from the environment, then through ``secret_reader``
+    (the keychain). They are never written to the settings file.
+    """
+
+    file_values: dict[str, Any] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    secret_reader: SecretReader | None = None
+
+    @classmethod
+    def load(cls, path: Path | None, environ: Mapping[str, str] | None = None,
+             secret_reader: SecretReader | None = None) -> "Settings":
+        file_values: dict[str, Any] = {}
+        if path is not None and path.exists():
+            try:
+                file_values = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise SettingError("settings file", f"{path} is unreadable: {exc}") from None
+            if not isinstance(file_values, dict):
+                raise SettingError("settings file", f"{path} must hold a JSON object")
+        settings = cls(file_values, dict(os.environ if environ is None else environ), path,
+                       secret_reader)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise the first :class:`SettingError`; unknown file keys are errors too."""
+        for key in self.file_values:
+            if key not in BY_KEY:
+                raise SettingError(key, "unknown setting in the settings file", Source.FILE)
+        for setting in REGISTRY:
+            if not setting.is_secret:
+                self.get(setting.key)
+
+    def source(self, key: str) -> Source:
+        setting = BY_KEY[key]
+        if self.environ.get(setting.env_var, "") != "":
+            return Source.ENV
+        if setting.is_secret:
+            if self.secret_reader and self.secret_reader(key):
+                return Source.KEYCHAIN
+            return Source.DEFAULT
+        return Source.FILE if key in self.file_values else Source.DEFAULT
+
+    def get(self, key: str) -> Any:
+        setting = BY_KEY[key]
+        env_raw = self.environ.get(setting.env_var, "")
+        if env_raw != "":
+            return parse_value(setting, env_raw, Source.ENV)
+        if setting.is_secret:
+            stored = self.secret_reader(key) if self.secret_reader else None
+            return stored or setting.default
+        if key in self.file_values:
+            return parse_value(setting, self.file_values[key], Source.FILE)
+        return setting.default
+
+    __getitem__ = get
+
+    def feature_enabled(self, name: str) -> bool:
+        return bool(self.get(f"features.{name}"))
+
+    def updated(self, changes: Mapping[str, Any]) -> "Settings":
+        """Validate ``changes`` (non-secret) and persist them to the settings file.
+
+        Returns self for chaining. Raises :class:`SettingError` before writing
+        anything if any value is invalid.
+        """
+        parsed: dict[str, Any] = {}
+        for key, raw in changes.items():
+            setting = BY_KEY.get(key)
+            if setting is None:
+                raise SettingError(key, "unknown setting")
+            if setting.is_secret:
+                raise SettingError(key, "secrets are stored in the keychain, not the file")
+            value = parse_value(setting, raw, Source.FILE)
+            parsed[key] = list(value) if isinstance(value, tuple) else value
+        new_values = {**self.file_values, **parsed}
+        for key, value in parsed.items():
+            if value == _jsonable(BY_KEY[key].default):
+                new_values.pop(key)  # keep the file small: defaults are implicit
+        if self.path is not None:
+            write_private_atomic(self.path, json.dumps(new_values, indent=2,
+                                                        sort_keys=True).encode())
+        self.file_values = new_values
+        return self
+
+    def overridden_by_env(self, key: str) -> bool:
+        return self.source(key) is Source.ENV
+
+    def items(self) -> Iterable[tuple[Setting, Any]]:
+        for setting in REGISTRY:
+            yield setting, (None if setting.is_secret else self.get(setting.key))
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,18 @@
+"""Constants that several layers share; each lives here once."""
+
+from __future__ import annotations
+
+APP_DISPLAY_NAME = "WorkflowGuard Desktop"
+APP_VERSION = "0.1.0"
+
+# The scopes the requirements ask for, in HubSpot's space-separated form.
+OAUTH_SCOPES = (
+    "crm.schemas.deals.read",
+    "automation",
+    "oauth",
+    "crm.objects.companies.read",
+    "crm.objects.deals.read",
+    "crm.schemas.contacts.read",
+    "crm.objects.contacts.read",
+    "crm.schemas.companies.read",
+)

@@ -1,0 +1,42 @@
+"""Logging: a rotating, private log file plus stderr, every line redacted."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+
+from wg_desktop.config import Settings
+from wg_desktop.paths import Paths, make_private_file
+from wg_desktop.security.redaction import RedactingFilter, SecretRegistry
+
+FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(threadName)s] %(message)s"
+_OWNED = "_wg_handler"
+
+
+def configure_logging(paths: Paths, settings: Settings, registry: SecretRegistry,
+                      *, stderr_level: int = logging.WARNING) -> logging.Handler:
+    """(Re)configure the root logger; returns the file handler."""
+    level = getattr(logging, str(settings.get("logging.level")).upper())
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _OWNED, False)]:
+        root.removeHandler(handler)
+        handler.close()
+    make_private_file(paths.log_file)
+    file_handler = logging.handlers.RotatingFileHandler(
+        paths.log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    stderr_handler = logging.StreamHandler(sys.stderr)
+    stderr_handler.setLevel(max(stderr_level, level))
+    redacting = RedactingFilter(registry)
+    for handler in (file_handler, stderr_handler):
+        setattr(handler, _OWNED, True)
+        handler.addFilter(redacting)
+        handler.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs full URLs at INFO; our client logs calls itself, redacted.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    api_calls = logging.getLogger("wg_desktop.hubspot")
+    api_calls.setLevel(logging.DEBUG if settings.get("logging.detailed") else logging.INFO)
+    return file_handler

@@ -1,0 +1,192 @@
+"""peewee models of the local store.
+
+All models bind to ``database_proxy``; :func:`wg_desktop.store.db.open_store`
+initialises it. Timestamps are stored as fixed-width UTC ISO-8601 text so they
+sort and compare correctly in SQL and read back as aware datetimes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import peewee as pw
+
+database_proxy = pw.DatabaseProxy()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UtcDateTimeField(pw.TextField):
+    """Aware datetime <-> '2026-11-28T12:00:00.000000+00:00' (always UTC)."""
+
+    field_type = "TEXT"
+
+    def db_value(self, value: dt.datetime | None) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # already serialised (e.g. a bound parameter)
+            return value
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware datetime")
+        return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+    def python_value(self, value: str | None) -> dt.datetime | None:
+        return None if value is None else dt.datetime.fromisoformat(value)
+
+
+class PortalStatus(enum.StrEnum):
+    CONNECTED = "connected"
+    RECONNECT_NEEDED = "reconnect_needed"
+    DISCONNECTED = "disconnected"
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = pw.IntegerField(primary_key=True)
+    applied_at = UtcDateTimeField(default=utcnow)
+
+
+class Portal(BaseModel):
+    hub_id = pw.BigIntegerField(unique=True)
+    name = pw.TextField(default="")
+    domain = pw.TextField(default="")
+    account_type = pw.TextField(default="")
+    user_email = pw.TextField(default="")
+    time_zone = pw.TextField(default="")
+    auth_kind = pw.TextField(default="oauth")          # oauth | private_app
+    status = pw.TextField(default=PortalStatus.CONNECTED)
+    scopes = pw.TextField(default="")                   # space separated, as granted
+    is_demo = pw.BooleanField(default=False)
+    connected_at = UtcDateTimeField(default=utcnow)
+    last_refresh_at = UtcDateTimeField(null=True)
+    token_expires_at = UtcDateTimeField(null=True)
+
+
+class Workflow(BaseModel):
+    portal = pw.ForeignKeyField(Portal, backref="workflows", on_delete="CASCADE")
+    flow_id = pw.TextField()
+    name = pw.TextField(default="")
+    object_type_id = pw.TextField(default="")
+    flow_type = pw.TextField(default="")
+    is_enabled = pw.BooleanField(default=False)
+    revision_id = pw.TextField(default="")
+    remote_updated_at = pw.TextField(default="")       # HubSpot's own updatedAt, verbatim
+    first_seen_at = UtcDateTimeField(default=utcnow)
+    last_synced_at = UtcDateTimeField(null=True)
+    deleted_at = UtcDateTimeField(null=True)
+    source = pw.TextField(default="sync")               # sync | imported
+
+    class Meta:
+        indexes = ((("portal", "flow_id"), True),)
+
+
+class WorkflowVersion(BaseModel):
+    workflow = pw.ForeignKeyField(Workflow, backref="versions", on_delete="CASCADE")
+    captured_at = UtcDateTimeField(default=utcnow, index=True)
+    revision_id = pw.TextField(default="")
+    remote_updated_at = pw.TextField(default="")
+    origin = pw.TextField(default="sync")               # sync | restore | import
+    content_hash = pw.TextField(index=True)
+    raw_size = pw.IntegerField(default=0)
+    body = pw.BlobField()                               # compressed normalized JSON
+    summary = pw.TextField(default="")
+
+
+class AuditEvent(BaseModel):
+    timestamp = UtcDateTimeField(default=utcnow, index=True)
+    action = pw.TextField(index=True)
+    portal_hub_id = pw.BigIntegerField(null=True, index=True)
+    outcome = pw.TextField(default=Outcome.SUCCESS)
+    details = pw.TextField(default="")
+
+
+class ApiCall(BaseModel):
+    timestamp = UtcDateTimeField(default=utcnow, index=True)
+    portal_key = pw.TextField(index=True)
+    method = pw.TextField()
+    endpoint = pw.TextField()
+    status = pw.IntegerField(null=True)
+    latency_ms = pw.FloatField(default=0)
+    bytes = pw.IntegerField(default=0)
+    error_category = pw.TextField(null=True)
+    retries = pw.IntegerField(default=0)
+    waited_ms = pw.FloatField(default=0)
+
+
+class HealthSample(BaseModel):
+    timestamp = UtcDateTimeField(default=utcnow, index=True)
+    portal_key = pw.TextField(index=True)
+    status = pw.TextField()                             # healthy | degraded | unhealthy
+    avg_response_ms = pw.FloatField(null=True)
+    error_rate = pw.FloatField(null=True)
+    rate_limit_remaining = pw.IntegerField(null=True)
+    details = pw.TextField(default="{}")
+
+
+class Alert(BaseModel):
+    timestamp = UtcDateTimeField(default=utcnow, index=True)
+    portal_key = pw.TextField(null=True)
+    severity = pw.TextField()                           # critical | warning | info
+    kind = pw.TextField()
+    message = pw.TextField()
+    acknowledged = pw.BooleanField(default=False)
+
+
+class Backup(BaseModel):
+    created_at = UtcDateTimeField(default=utcnow, index=True)
+    path = pw.TextField()
+    size = pw.IntegerField(default=0)
+    sha256 = pw.TextField(default="")
+    verified = pw.BooleanField(default=False)
+    outcome = pw.TextField(default=Outcome.SUCCESS)
+    message = pw.TextField(default="")
+
+
+class AppState(BaseModel):
+    """Small key/value state the app keeps between runs (not user settings,
+    which live in the settings file)."""
+
+    key = pw.TextField(primary_key=True)
+    value = pw.TextField()
+
+
+# -- added by migration 2 ---------------------------------------------------
+
+class JobRunRecord(BaseModel):
+    job_name = pw.TextField(index=True)
+    started_at = UtcDateTimeField(index=True)
+    ended_at = UtcDateTimeField(null=True)
+    outcome = pw.TextField()
+    message = pw.TextField(default="")
+
+
+class RateLimitUsage(BaseModel):
+    """One row per admitted request: the hourly and daily windows of the client
+    budget survive a restart."""
+
+    portal_key = pw.TextField()
+    ts = pw.DoubleField()
+
+    class Meta:
+        indexes = ((("portal_key", "ts"), False),)
+
+
+CORE_MODELS = (SchemaVersion, Portal, Workflow, WorkflowVersion, AuditEvent, ApiCall,
+               HealthSample, Alert, Backup, AppState)
+MIGRATION_2_MODELS = (JobRunRecord, RateLimitUsage)
+ALL_MODELS = CORE_MODELS + MIGRATION_2_MODELS

@@ -1,0 +1,166 @@
+"""Starting the GUI: the application object, the context (with the keychain
+fallback offer), logging, the crash dialog, the scheduler and the window."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QThread, QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
+
+from wg_desktop.config import Settings, SettingError
+from wg_desktop.constants import APP_DISPLAY_NAME
+from wg_desktop.context import AppContext, SetupError, build_context
+from wg_desktop.logging_setup import configure_logging
+from wg_desktop.paths import Paths
+from wg_desktop.security.keys import DatabaseKeyMissing
+from wg_desktop.security.redaction import SecretRegistry, redact
+from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
+from wg_desktop.services.schedule import DailyAt, JobSpec
+from wg_desktop.store.db import Store, StoreError
+from wg_desktop.ui.jobs import run_off_gui_thread
+from wg_desktop.ui.main_window import MainWindow
+from wg_desktop.ui.resources import app_icon
+from wg_desktop.ui.scheduler import JobScheduler
+
+log = logging.getLogger(__name__)
+
+STARTUP_ERRORS = (SettingError, SetupError, DatabaseKeyMissing, StoreError, WrongPassphrase,
+                  OSError)
+
+
+def ask_passphrase(parent: QWidget | None, creating: bool) -> str | None:
+    label = ("Choose a passphrase for the secrets file (you will need it every time "
+             "the app starts):" if creating else "Passphrase of the secrets file:")
+    first, ok = QInputDialog.getText(parent, APP_DISPLAY_NAME, label, QLineEdit.EchoMode.Password)
+    if not ok or not first:
+        return None
+    if creating:
+        again, ok = QInputDialog.getText(parent, APP_DISPLAY_NAME, "Repeat the passphrase:",
+                                         QLineEdit.EchoMode.Password)
+        if not ok or again != first:
+            QMessageBox.warning(parent, APP_DISPLAY_NAME, "The passphrases differ.")
+            return None
+    return first
+
+
+def open_context(paths: Paths) -> AppContext | None:
+    """Build the context, offering the opt-in secrets file when no keychain
+    exists. Returns None when the user gives up (the reason was shown)."""
+    while True:
+        try:
+            return build_context(paths, prompt=lambda creating: ask_passphrase(None, creating))
+        except KeychainUnavailable as exc:
+            choice = QMessageBox.question(
+                None, APP_DISPLAY_NAME,
+                f"{exc}\n\nUse a passphrase-protected secrets file in "
+                f"{paths.config_dir} instead?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+            if choice != QMessageBox.StandardButton.Yes:
+                return None
+            Settings.load(paths.settings_file, {}).updated({"security.secret_backend": "file"})
+        except STARTUP_ERRORS as exc:
+            QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
+            return None
+
+
+def install_crash_handlers(registry: SecretRegistry, parent: Callable[[], QWidget | None]) -> None:
+    """Uncaught exceptions are logged (redacted) and shown in a dialog
+    instead of killing the app silently."""
+
+    def show(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        text = redact("".join(traceback.format_exception(kind, value, tb)), registry)
+        log.critical("uncaught exception\n%s", text)
+        app = QApplication.instance()
+        if app is None or QThread.currentThread() != app.thread():
+            return
+        box = QMessageBox(parent())
+        box.setIcon(QMessageBox.Icon.Critical)
+        box.setWindowTitle(f"{APP_DISPLAY_NAME} — unexpected error")
+        box.setText(redact(f"{kind.__name__}: {value}", registry))
+        box.setInformativeText("The error was logged. Your stored data is unchanged.")
+        box.setDetailedText(text)
+        box.exec()
+
+    sys.excepthook = show
+    threading.excepthook = lambda args: log.critical(
+        "uncaught exception in thread %s\n%s", args.thread.name if args.thread else "?",
+        redact("".join(traceback.format_exception(args.exc_type, args.exc_value,
+                                                  args.exc_traceback)), registry))
+
+
+def retention_job(ctx: AppContext) -> Callable[..., str]:
+    def run(cancel: Any, progress: Any) -> str:
+        return ctx.retention.summary(ctx.retention.run())
+    return run
+
+
+def build_scheduler(ctx: AppContext, pool: QThreadPool | Any) -> JobScheduler:
+    hours, minutes = (int(p) for p in str(ctx.settings.get("schedule.retention_time")).split(":"))
+    specs = [(JobSpec("retention", DailyAt(hours, minutes), "Retention cleanup"),
+              retention_job(ctx))]
+    scheduler = JobScheduler(ctx.job_runs, pool=pool)
+    for spec, fn in specs:
+        scheduler.register(spec, fn)
+    return scheduler
+
+
+class StoreSessionPool:
+    """Wraps a thread pool so every task runs inside a store session (see
+    ``Store.session`` for why a pooled worker must close its connection)."""
+
+    def __init__(self, pool: QThreadPool | Any, store: Store) -> None:
+        self.pool = pool
+        self.store = store
+
+    def start(self, fn: Callable[[], Any], /, priority: int = 0) -> None:
+        def in_session() -> Any:
+            with self.store.session():
+                return fn()
+        self.pool.start(in_session, priority)
+
+    def waitForDone(self, msecs: int = -1, /) -> bool:  # noqa: N802 - Qt's name
+        return self.pool.waitForDone(msecs)
+
+
+def create_main_window(ctx: AppContext, pool: QThreadPool | Any) -> MainWindow:
+    pool = StoreSessionPool(pool, ctx.store)
+    runner = functools.partial(run_off_gui_thread, pool=pool)
+    scheduler = build_scheduler(ctx, pool)
+    window = MainWindow(ctx, scheduler, runner)
+    scheduler.setParent(window)
+    window.jobs_page.refresh()
+    return window
+
+
+def run_gui(data_dir: str | None = None) -> int:
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setApplicationName(APP_DISPLAY_NAME)
+    app.setOrganizationName("WorkflowGuard")
+    app.setWindowIcon(app_icon())
+    # The tray keeps the app (and its backups) alive when the window closes.
+    app.setQuitOnLastWindowClosed(False)
+    paths = Paths.resolve(data_dir)
+    ctx = open_context(paths)
+    if ctx is None:
+        return 1
+    configure_logging(paths, ctx.settings, ctx.registry)
+    pool = QThreadPool.globalInstance()
+    window = create_main_window(ctx, pool)
+    install_crash_handlers(ctx.registry, lambda: window)
+    if window.tray is None:
+        app.setQuitOnLastWindowClosed(True)
+    app.aboutToQuit.connect(window.scheduler.stop)
+    window.show()
+    QTimer.singleShot(0, window.scheduler.start)
+    QTimer.singleShot(0, window.audit_page.reload)
+    try:
+        return app.exec()
+    finally:
+        pool.waitForDone(5_000)
+        ctx.close()

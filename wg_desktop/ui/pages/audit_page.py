@@ -1,0 +1,157 @@
+"""Audit log page: a table of every recorded operation, with search, filters
+and CSV export. Queries run off the GUI thread; typing is debounced, and a
+late answer to an outdated query is dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex,
+                            QSortFilterProxyModel, Qt, QTimer, Signal)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from wg_desktop.services.audit import AuditAction, AuditEntry, AuditLog, AuditQuery
+from wg_desktop.store.models import Outcome
+
+COLUMNS = ("Time", "Action", "Portal", "Outcome", "Details")
+ALL = "All"
+
+
+class AuditTableModel(QAbstractTableModel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list[AuditEntry] = []
+
+    def set_entries(self, entries: list[AuditEntry]) -> None:
+        self.beginResetModel()
+        self.entries = entries
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self.entries[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return entry.timestamp.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            if column == 1:
+                return entry.action
+            if column == 2:
+                return "" if entry.portal_hub_id is None else str(entry.portal_hub_id)
+            if column == 3:
+                return entry.outcome
+            return entry.details
+        if role == Qt.ItemDataRole.UserRole:  # sort key
+            return entry.id if column == 0 else self.data(index)
+        if role == Qt.ItemDataRole.ToolTipRole and column == 4:
+            return entry.details
+        return None
+
+
+class AuditPage(QWidget):
+    loaded = Signal(int)   # rows shown, for the status line and tests
+
+    def __init__(self, audit: AuditLog, run_off_gui_thread: Callable[..., Any],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.audit = audit
+        self._run = run_off_gui_thread
+        self._pending: Any = None
+        self.search = QLineEdit(placeholderText="Search details…")
+        self.search.setClearButtonEnabled(True)
+        self.action = QComboBox()
+        self.action.addItems([ALL, *sorted(str(a) for a in AuditAction)])
+        self.outcome = QComboBox()
+        self.outcome.addItems([ALL, *(str(o) for o in Outcome)])
+        self.export_button = QPushButton("Export CSV…")
+        self.refresh_button = QPushButton("Refresh")
+        self.count_label = QLabel("")
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 3)
+        bar.addWidget(QLabel("Action:"))
+        bar.addWidget(self.action)
+        bar.addWidget(QLabel("Outcome:"))
+        bar.addWidget(self.outcome)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.export_button)
+        self.model = AuditTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        layout.addWidget(self.count_label)
+        # Typing fires many changes; query once the user pauses.
+        self._debounce = QTimer(self, singleShot=True, interval=250)
+        self._debounce.timeout.connect(self.reload)
+        self.search.textChanged.connect(self._debounce.start)
+        self.action.currentTextChanged.connect(self.reload)
+        self.outcome.currentTextChanged.connect(self.reload)
+        self.refresh_button.clicked.connect(self.reload)
+        self.export_button.clicked.connect(self.choose_export_file)
+
+    def query(self, limit: int | None = 10_000) -> AuditQuery:
+        action = self.action.currentText()
+        outcome = self.outcome.currentText()
+        return AuditQuery(text=self.search.text().strip(),
+                          action=None if action == ALL else action,
+                          outcome=None if outcome == ALL else outcome, limit=limit)
+
+    def reload(self) -> None:
+        if self._pending is not None:
+            self._pending.discard()   # its answer is for an outdated query
+        query = self.query()
+        self._pending = self._run(lambda: self.audit.entries(query),
+                                  on_result=self._show, on_error=self._error)
+
+    def _show(self, entries: list[AuditEntry]) -> None:
+        self._pending = None
+        self.model.set_entries(entries)
+        self.count_label.setText(f"{len(entries)} entries")
+        self.loaded.emit(len(entries))
+
+    def _error(self, error: BaseException) -> None:
+        self._pending = None
+        self.count_label.setText(f"Could not read the audit log: {error}")
+
+    def choose_export_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export audit log", "audit-log.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        query = self.query(limit=None)
+        self.count_label.setText("Exporting…")
+        self._run(lambda: self.audit.export_csv(path, query),
+                  on_result=lambda n: (self.count_label.setText(f"Exported {n} entries to "
+                                                                f"{path}"), self.reload()),
+                  on_error=self._error)

@@ -1,0 +1,125 @@
+"""Background jobs page: what runs when, what ran, and buttons to run or
+cancel a job now."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
+                               QVBoxLayout, QWidget)
+
+from wg_desktop.services.job_runs import StoreJobRunStore
+from wg_desktop.services.schedule import DailyAt, Interval, JobRun, JobSpec
+
+JOB_COLUMNS = ("Job", "Schedule", "Next run", "State")
+RUN_COLUMNS = ("Started", "Job", "Outcome", "Duration", "Message")
+
+
+def describe_schedule(spec: JobSpec) -> str:
+    schedule = spec.schedule
+    if isinstance(schedule, DailyAt):
+        return f"daily at {schedule.hour:02d}:{schedule.minute:02d}"
+    if isinstance(schedule, Interval):
+        seconds = schedule.seconds
+        if seconds % 3600 == 0:
+            hours = seconds // 3600
+            return "hourly" if hours == 1 else f"every {hours} h"
+        if seconds % 60 == 0:
+            return f"every {seconds // 60} min"
+        return f"every {seconds} s"
+    return str(schedule)
+
+
+class _Table(QAbstractTableModel):
+    def __init__(self, columns: tuple[str, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.columns = columns
+        self.rows: list[tuple[str, ...]] = []
+
+    def set_rows(self, rows: list[tuple[str, ...]]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if index.isValid() and role in (Qt.ItemDataRole.DisplayRole,
+                                        Qt.ItemDataRole.ToolTipRole):
+            return self.rows[index.row()][index.column()]
+        return None
+
+
+def _table(model: QAbstractTableModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+class JobsPage(QWidget):
+    def __init__(self, scheduler: Any, job_runs: StoreJobRunStore,
+                 run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scheduler = scheduler
+        self.job_runs = job_runs
+        self._run = run_off_gui_thread
+        self.jobs_model = _Table(JOB_COLUMNS, self)
+        self.runs_model = _Table(RUN_COLUMNS, self)
+        self.jobs_view = _table(self.jobs_model)
+        self.runs_view = _table(self.runs_model)
+        self.run_button = QPushButton("Run now")
+        self.cancel_button = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Scheduled jobs"))
+        layout.addWidget(self.jobs_view, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(QLabel("Recent runs"))
+        layout.addWidget(self.runs_view, 2)
+        self.run_button.clicked.connect(lambda: self._selected(self.scheduler.run_now))
+        self.cancel_button.clicked.connect(lambda: self._selected(self.scheduler.cancel))
+        for signal in (scheduler.started, scheduler.finished, scheduler.failed,
+                       scheduler.cancelled):
+            signal.connect(self.refresh)
+
+    def _selected(self, action: Callable[[str], Any]) -> None:
+        rows = self.jobs_view.selectionModel().selectedRows()
+        if rows:
+            action(self.scheduler.specs()[rows[0].row()].name)
+
+    def refresh(self, *_: Any) -> None:
+        rows = []
+        for spec in self.scheduler.specs():
+            due = self.scheduler.next_due(spec.name)
+            rows.append((spec.description or spec.name, describe_schedule(spec),
+                         due.astimezone().strftime("%Y-%m-%d %H:%M") if due else "—",
+                         "running" if self.scheduler.is_running(spec.name) else "idle"))
+        self.jobs_model.set_rows(rows)
+        self._run(lambda: self.job_runs.recent(200), on_result=self._show_runs,
+                  on_error=lambda error: None)
+
+    def _show_runs(self, runs: list[JobRun]) -> None:
+        self.runs_model.set_rows([
+            (r.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), r.job_name,
+             str(r.outcome), f"{(r.ended_at - r.started_at).total_seconds():.1f} s"
+             if r.ended_at else "", r.message) for r in runs])

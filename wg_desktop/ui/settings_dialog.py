@@ -1,0 +1,159 @@
+"""The settings dialog, generated from the settings registry.
+
+One tab per group, one row per setting. Values set by an environment variable
+are shown read-only (the variable wins). Secret fields start blank: typing a
+value replaces the secret in the keychain, leaving it blank keeps it.
+Saving runs off the GUI thread (the keychain may block on D-Bus).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
+                               QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
+                               QPlainTextEdit, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from wg_desktop.config import REGISTRY, Kind, Setting, Settings, SettingError, Source, parse_value
+
+_INT_MAX = 2_147_483_647
+
+
+class SettingsDialog(QDialog):
+    saved = Signal(list)   # the keys that changed
+
+    def __init__(self, settings: Settings, save: Callable[[dict[str, Any]], list[str]],
+                 run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(720, 560)
+        self.settings = settings
+        self._save = save
+        self._run = run_off_gui_thread
+        self.editors: dict[str, QWidget] = {}
+        self._initial: dict[str, Any] = {}
+        self.tabs = QTabWidget()
+        groups: dict[str, QFormLayout] = {}
+        for setting in REGISTRY:
+            form = groups.get(setting.group)
+            if form is None:
+                page = QWidget()
+                form = QFormLayout(page)
+                form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+                # Long descriptions put their field on the next line instead of clipping.
+                form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+                scroll = QScrollArea()
+                scroll.setWidgetResizable(True)
+                scroll.setWidget(page)
+                self.tabs.addTab(scroll, setting.group)
+                groups[setting.group] = form
+            editor = self._editor(setting)
+            label = QLabel(setting.description)
+            label.setToolTip(f"{setting.key} — environment variable {setting.env_var}")
+            form.addRow(label, editor)
+            self.editors[setting.key] = editor
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        self.status = QLabel("")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+
+    # -- editors -----------------------------------------------------------------
+
+    def _editor(self, setting: Setting) -> QWidget:
+        value = None if setting.is_secret else self.settings.get(setting.key)
+        kind = setting.kind
+        if kind is Kind.BOOL:
+            editor: QWidget = QCheckBox()
+            editor.setChecked(bool(value))
+        elif kind is Kind.INT:
+            editor = QSpinBox()
+            editor.setRange(int(setting.minimum if setting.minimum is not None else 0),
+                            int(min(setting.maximum or _INT_MAX, _INT_MAX)))
+            editor.setValue(int(value))
+        elif kind is Kind.FLOAT:
+            editor = QDoubleSpinBox()
+            editor.setDecimals(3)
+            editor.setRange(setting.minimum if setting.minimum is not None else 0.0,
+                            setting.maximum if setting.maximum is not None else 1e9)
+            editor.setValue(float(value))
+        elif kind is Kind.CHOICE:
+            editor = QComboBox()
+            editor.addItems(list(setting.choices))
+            editor.setCurrentText(str(value))
+        elif kind is Kind.LIST:
+            editor = QPlainTextEdit("\n".join(value))
+            editor.setPlaceholderText("one per line")
+            editor.setFixedHeight(72)
+        elif kind is Kind.SECRET:
+            editor = QLineEdit()
+            editor.setEchoMode(QLineEdit.EchoMode.Password)
+            editor.setMinimumWidth(300)
+            stored = self.settings.source(setting.key) is not Source.DEFAULT
+            editor.setPlaceholderText("stored — type to replace" if stored else "not set")
+        else:
+            editor = QLineEdit(str(value))
+            editor.setMinimumWidth(300)
+        editor.setObjectName(setting.key)
+        if self.settings.overridden_by_env(setting.key):
+            editor.setEnabled(False)
+            editor.setToolTip(f"Set by the environment variable {setting.env_var}")
+        self._initial[setting.key] = self._read(setting, editor)
+        return editor
+
+    @staticmethod
+    def _read(setting: Setting, editor: QWidget) -> Any:
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+            return editor.value()
+        if isinstance(editor, QComboBox):
+            return editor.currentText()
+        if isinstance(editor, QPlainTextEdit):
+            return tuple(l.strip() for l in editor.toPlainText().splitlines() if l.strip())
+        return editor.text()
+
+    def changes(self) -> dict[str, Any]:
+        """Edited values (validated); raises SettingError naming the bad setting."""
+        out: dict[str, Any] = {}
+        for setting in REGISTRY:
+            editor = self.editors[setting.key]
+            if not editor.isEnabled():
+                continue
+            value = self._read(setting, editor)
+            if value == self._initial[setting.key]:
+                continue
+            if not setting.is_secret:
+                parse_value(setting, list(value) if isinstance(value, tuple) else value)
+            out[setting.key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    # -- saving --------------------------------------------------------------------
+
+    def save(self) -> None:
+        try:
+            changes = self.changes()
+        except SettingError as exc:
+            QMessageBox.warning(self, "Invalid setting", str(exc))
+            return
+        if not changes:
+            self.accept()
+            return
+        self.buttons.setEnabled(False)
+        self.status.setText("Saving…")
+        self._run(lambda: self._save(changes), on_result=self._saved, on_error=self._failed)
+
+    def _saved(self, keys: list[str]) -> None:
+        self.saved.emit(list(keys))
+        self.accept()
+
+    def _failed(self, error: BaseException) -> None:
+        self.buttons.setEnabled(True)
+        self.status.setText("")
+        QMessageBox.warning(self, "Settings not saved", str(error))
