@@ -109,7 +109,7 @@ REGISTRY: tuple[Setting, ...] = (
     _s("hubspot.flows_api_version", Kind.STR, "v4",
        "Version segment of the workflows API (v4 or a date version such as 2026-09-beta)",
        "HubSpot"),
-    _s("hubspot.oauth_api_version", Kind.CHOICE, "v1", "OAuth API generation", "HubSpot",
+    _s("hubspot.oauth_api_version", Kind.CHOICE, "2026-03", "OAuth API generation (v1 is retired by HubSpot on 2027-02-16)", "HubSpot",
        choices=("v1", "v3", "2026-03")),
     _s("hubspot.account_api_version", Kind.STR, "v3", "Version segment of the account-info API",
        "HubSpot"),
