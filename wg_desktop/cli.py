@@ -25,14 +25,22 @@ from wg_desktop.security.keys import DatabaseKeyMissing
 from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
 from wg_desktop.services.audit import AuditQuery
 from wg_desktop.services.settings_service import SettingsService
+from wg_desktop.hubspot.errors import HubSpotError
+from wg_desktop.services.connection import ConnectError
+from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
+                                               ensure_demo_portal_connected, start_demo_portal,
+                                               wants_demo)
+from wg_desktop.services.loopback import LoopbackError
+from wg_desktop.services.oauth_flow import RedirectError
 from wg_desktop.store.db import StoreError
 
 # Modules that add their own subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("wg_desktop.cli_portals", "wg_desktop.demo.command")
 
 # Errors whose message is written for the user: shown as one line, no traceback.
 USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,
-               DatabaseKeyMissing, StoreError, OSError)
+               DatabaseKeyMissing, StoreError, ConnectError, LoopbackError, RedirectError,
+               OSError)
 
 
 class CliError(RuntimeError):
@@ -47,6 +55,19 @@ class CliEnv:
         self.paths = paths
         self.environ = dict(environ)
         self._context: AppContext | None = None
+        self._hubspot: HubSpotServices | None = None
+
+    def hubspot(self) -> HubSpotServices:
+        """The HubSpot side, opened on first use: the embedded demo portal when
+        no HubSpot app is configured (its portal connected automatically)."""
+        if self._hubspot is None:
+            ctx = self.context()
+            demo = start_demo_portal(ctx.registry) if wants_demo(ctx.settings) else None
+            self._hubspot = build_hubspot_services(ctx.settings, ctx.store, ctx.audit,
+                                                   ctx.secrets, demo=demo)
+            if demo is not None:
+                ensure_demo_portal_connected(self._hubspot)
+        return self._hubspot
 
     def context(self) -> AppContext:
         if self._context is None:
@@ -55,6 +76,9 @@ class CliEnv:
         return self._context
 
     def close(self) -> None:
+        if self._hubspot is not None:
+            self._hubspot.close()
+            self._hubspot = None
         if self._context is not None:
             self._context.close()
             self._context = None
@@ -254,6 +278,9 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     env = CliEnv(Paths.resolve(args.data_dir, environ), environ)
     try:
         return args.handler(args, env)
+    except HubSpotError as exc:
+        print(f"wg-desktop: error: {exc.user_message} ({exc})", file=sys.stderr)
+        return 1
     except USER_ERRORS + (CliError,) as exc:
         print(f"wg-desktop: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (CliError, SettingError)) else 1
