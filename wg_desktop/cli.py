@@ -32,15 +32,19 @@ from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_se
                                                wants_demo)
 from wg_desktop.services.loopback import LoopbackError
 from wg_desktop.services.oauth_flow import RedirectError
+from wg_desktop.services.sync import SyncPaused
+from wg_desktop.services.workflows import ImportRejected, WorkflowNotFound
+from wg_desktop.store.versions import VersionCorrupt
 from wg_desktop.store.db import StoreError
 
 # Modules that add their own subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("wg_desktop.cli_portals", "wg_desktop.demo.command")
+COMMAND_MODULES: tuple[str, ...] = ("wg_desktop.cli_portals", "wg_desktop.cli_workflows",
+                                     "wg_desktop.demo.command")
 
 # Errors whose message is written for the user: shown as one line, no traceback.
 USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,
                DatabaseKeyMissing, StoreError, ConnectError, LoopbackError, RedirectError,
-               OSError)
+               SyncPaused, WorkflowNotFound, ImportRejected, VersionCorrupt, OSError)
 
 
 class CliError(RuntimeError):
@@ -278,6 +282,10 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     env = CliEnv(Paths.resolve(args.data_dir, environ), environ)
     try:
         return args.handler(args, env)
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except HubSpotError as exc:
         print(f"wg-desktop: error: {exc.user_message} ({exc})", file=sys.stderr)
         return 1

@@ -10,7 +10,8 @@ import pytest
 
 from wg_desktop.config import Settings
 from wg_desktop.services.audit import AuditLog, AuditQuery
-from wg_desktop.services.retention import RetentionPolicy, RetentionService, purge_versions
+from wg_desktop.services.retention import RetentionPolicy, RetentionService
+from wg_desktop.store.versions import purge_versions_older_than as purge_versions
 from wg_desktop.store.db import open_store
 from wg_desktop.store.models import (Alert, ApiCall, AppState, AuditEvent, HealthSample,
                                      JobRunRecord, Portal, RateLimitUsage, Workflow,

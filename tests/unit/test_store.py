@@ -68,12 +68,12 @@ def _portal(hub_id: int = 1234, **kw) -> Portal:
 def test_migrations_are_numbered_consecutively():
     numbers = [n for n, _ in MIGRATIONS]
     assert numbers == list(range(1, len(numbers) + 1))
-    assert LATEST_VERSION == numbers[-1] == 2
+    assert LATEST_VERSION == numbers[-1] == len(numbers)
 
 
 def test_new_database_is_migrated_to_latest(store, db_path):
     assert store.schema_version() == LATEST_VERSION
-    assert [r.version for r in SchemaVersion.select().order_by(SchemaVersion.version)] == [1, 2]
+    assert [r.version for r in SchemaVersion.select().order_by(SchemaVersion.version)] == list(range(1, LATEST_VERSION + 1))
     for model in ALL_MODELS:
         assert store.db.table_exists(model._meta.table_name), model.__name__
     assert not list(db_path.parent.glob("*.pre-migration-*"))
@@ -95,7 +95,7 @@ def test_migrating_a_previous_schema_keeps_rows_and_copies_aside(opened, db_path
     old.close()
 
     store = opened()
-    assert store.schema_version() == 2
+    assert store.schema_version() == LATEST_VERSION
     assert Portal.get(Portal.hub_id == 555).user_email == "admin@example.com"
     assert Portal.get_by_id(portal.id).name == "Portal 555"
     assert [e.details for e in AuditEvent.select()] == ["kept row"]
@@ -116,7 +116,7 @@ def test_migrating_a_previous_schema_keeps_rows_and_copies_aside(opened, db_path
 
     # reopening an up-to-date database makes no further copy
     again = opened()
-    assert again.schema_version() == 2
+    assert again.schema_version() == LATEST_VERSION
     assert sorted(p.name for p in db_path.parent.glob("*.pre-migration-*")) == [copy.name]
 
 
@@ -148,7 +148,7 @@ def test_failing_migration_leaves_previous_version_and_data_intact(opened, db_pa
 
     # with the real migrations back, the upgrade succeeds
     fixed = opened()
-    assert fixed.schema_version() == 2
+    assert fixed.schema_version() == LATEST_VERSION
     assert [p.hub_id for p in Portal.select()] == [777]
 
 

@@ -360,8 +360,16 @@ def batch_read_flows(client: HubSpotClient, flow_ids: Iterable[str | int], *,
         response = client.request(route, json_body={"inputs": [
             {"type": "FLOW_ID", "flowId": i} for i in chunk]}, **opts)
         body = _dict(response.data, "the batch read answer", response)
-        flows.extend(Flow.from_json(r) for r in _list(body.get("results", []), "results",
-                                                      response))
+        for item in _list(body.get("results", []), "results", response):
+            try:
+                flows.append(Flow.from_json(item))
+            except MalformedResponse as exc:
+                # One bad item must not cost the other 99: report it, keep going.
+                flow_id = item.get("id") if isinstance(item, dict) else None
+                errors.append(BatchItemError(
+                    f"malformed flow in the batch answer: {exc.message}", "MALFORMED", None,
+                    (str(flow_id),) if flow_id is not None else (),
+                    item if isinstance(item, dict) else {"item": item}))
         if response.status == 207:
             partial = True
         for err in _list(body.get("errors", []) or [], "errors", response):

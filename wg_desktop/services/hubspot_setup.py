@@ -16,6 +16,7 @@ from wg_desktop.security.secrets import SecretStore
 from wg_desktop.services.audit import AuditLog
 from wg_desktop.services.connection import ConnectionService, OAuthApp
 from wg_desktop.services.portal_clients import PortalClients
+from wg_desktop.services.sync import SyncService
 from wg_desktop.services.tokens import TokenManager, TokenVault
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus
@@ -45,6 +46,7 @@ class HubSpotServices:
     tokens: TokenManager
     clients: PortalClients
     connection: ConnectionService
+    sync: SyncService
     demo: Any = None          # the running DemoPortal in demo mode
 
     def close(self) -> None:
@@ -99,7 +101,8 @@ def build_hubspot_services(settings: Settings, store: Store, audit: AuditLog,
     holder["clients"] = clients
     connection = ConnectionService(store, audit, vault, tokens, clients, app, **extra)
     tokens.on_refresh = connection.on_refresh
-    return HubSpotServices(app, api_base, vault, tokens, clients, connection, demo)
+    sync = SyncService(store, audit, clients, settings)
+    return HubSpotServices(app, api_base, vault, tokens, clients, connection, sync, demo)
 
 
 def ensure_demo_portal_connected(services: HubSpotServices) -> Portal | None:

@@ -2,8 +2,8 @@
 
 Each policy names the setting that holds its period in days and a purge
 function deleting rows older than a cutoff. Later capabilities register their
-own policies. The workflow-version policy never deletes the latest version of
-a workflow, however old.
+own policies. The workflow-version policy (store.versions) never deletes the newest
+version of a workflow, however old.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from wg_desktop.config import Settings
 from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import (Alert, ApiCall, HealthSample, JobRunRecord, Outcome,
-                                     RateLimitUsage, WorkflowVersion, utcnow)
+                                     RateLimitUsage, utcnow)
+from wg_desktop.store.versions import purge_versions_older_than
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,6 @@ class RetentionPolicy:
 
     def days(self, settings: Settings) -> int:
         return int(settings.get(self.days_setting)) if self.days_setting else self.fixed_days
-
-
-def purge_versions(cutoff: dt.datetime) -> int:
-    """Old versions go, unless a version is its workflow's newest capture
-    (newest by captured_at, id breaking ties): that one is kept forever."""
-    newer = WorkflowVersion.alias()
-    has_newer = pw.fn.EXISTS(
-        newer.select(newer.id).where(
-            (newer.workflow == WorkflowVersion.workflow)
-            & ((newer.captured_at > WorkflowVersion.captured_at)
-               | ((newer.captured_at == WorkflowVersion.captured_at)
-                  & (newer.id > WorkflowVersion.id)))))
-    return (WorkflowVersion.delete()
-            .where((WorkflowVersion.captured_at < cutoff) & has_newer)
-            .execute())
 
 
 def _purge(model: type[pw.Model], field: pw.Field) -> Callable[[dt.datetime], int]:
@@ -63,7 +49,8 @@ class RetentionService:
         self.policies: list[RetentionPolicy] = [
             RetentionPolicy("audit log", "retention.audit_days",
                             lambda cutoff: audit.purge_older_than(cutoff)),
-            RetentionPolicy("workflow versions", "retention.versions_days", purge_versions),
+            RetentionPolicy("workflow versions", "retention.versions_days",
+                            purge_versions_older_than),
             RetentionPolicy("health samples", "retention.health_days",
                             _purge(HealthSample, HealthSample.timestamp)),
             RetentionPolicy("API call metrics", "retention.health_days",

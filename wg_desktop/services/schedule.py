@@ -219,6 +219,11 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    @property
+    def event(self) -> threading.Event:
+        """The underlying event, for APIs that wait on one (the HubSpot client)."""
+        return self._event
+
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise JobCancelled("cancelled")

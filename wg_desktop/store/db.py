@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import peewee as pw
+from playhouse.migrate import SqliteMigrator
+from playhouse.migrate import migrate as migrate_schema
 from playhouse.sqlcipher_ext import SqlCipherDatabase
 from sqlcipher3 import dbapi2 as sqlcipher
 
@@ -67,10 +69,28 @@ def _m2_jobs_and_budget(db: pw.Database) -> None:
     db.create_tables(models.MIGRATION_2_MODELS)
 
 
+def _m3_version_deltas(db: pw.Database) -> None:
+    # Migration 1 creates tables from today's models, so on a new database the
+    # columns exist already; on an old one they are added.
+    existing = {c.name for c in db.get_columns("workflow_version")}
+    migrator = SqliteMigrator(db)
+    steps = []
+    if "encoding" not in existing:
+        steps.append(migrator.add_column("workflow_version", "encoding",
+                                         pw.TextField(default="zstd")))
+    if "base_id" not in existing:
+        steps.append(migrator.add_column("workflow_version", "base_id",
+                                         pw.IntegerField(null=True)))
+        steps.append(migrator.add_index("workflow_version", ("base_id",), False))
+    if steps:
+        migrate_schema(*steps)
+
+
 # Numbered migrations; never edit a released one, add a new number.
 MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (1, _m1_core_tables),
     (2, _m2_jobs_and_budget),
+    (3, _m3_version_deltas),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -105,6 +105,9 @@ class WorkflowVersion(BaseModel):
     raw_size = pw.IntegerField(default=0)
     body = pw.BlobField()                               # compressed normalized JSON
     summary = pw.TextField(default="")
+    # -- added by migration 3: delta encoding against a keyframe version
+    encoding = pw.TextField(default="zstd")             # zstd | zstd-delta
+    base_id = pw.IntegerField(null=True, index=True)    # the keyframe of a delta
 
 
 class AuditEvent(BaseModel):

@@ -1,0 +1,134 @@
+"""CLI commands for workflows: sync, list, history, show, export, import.
+Everything but sync reads the local store and works offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wg_desktop.cli import CliEnv, emit_json
+from wg_desktop.services.schedule import CancelToken
+from wg_desktop.services.sync import SyncProgress, describe_changes
+from wg_desktop.services.workflows import WorkflowQueries
+
+
+def _queries(env: CliEnv) -> WorkflowQueries:
+    ctx = env.context()
+    return WorkflowQueries(ctx.store, ctx.audit)
+
+
+def cmd_sync(args: argparse.Namespace, env: CliEnv) -> int:
+    hub = env.hubspot()
+    portals = ([hub.connection.portal(args.portal)] if args.portal
+               else hub.connection.connected_portals())
+    results = []
+    for portal in portals:
+        def progress(p: SyncProgress, name: str = portal.name) -> None:
+            if not args.json and sys.stderr.isatty():
+                print(f"\r{name}: {p.phase} — listed {p.listed}, changed {p.changed}, "
+                      f"stored {p.stored}   ", end="", file=sys.stderr, flush=True)
+        result = hub.sync.sync(portal.hub_id, cancel=CancelToken(), progress=progress,
+                               interactive=True)
+        results.append(result)
+        if not args.json:
+            if sys.stderr.isatty():
+                print(file=sys.stderr)
+            changes = describe_changes(result.changes)
+            print(f"{portal.name}: {result.summary()}" + (f" ({changes})" if changes else ""))
+            for skipped in result.skipped:
+                print(f"  skipped {skipped}")
+    if args.json:
+        emit_json([{"hub_id": r.hub_id, "listed": r.listed, "changed": r.changed,
+                    "stored": r.stored, "deleted": r.deleted, "skipped": r.skipped,
+                    "untracked": r.untracked,
+                    "changes": [{"kind": str(c.kind), "flow_id": c.flow_id, "name": c.name}
+                                for c in r.changes]} for r in results])
+    return 0
+
+
+def cmd_workflows(args: argparse.Namespace, env: CliEnv) -> int:
+    rows = _queries(env).list(int(args.portal) if args.portal else None)
+    if args.json:
+        emit_json([{"hub_id": r.hub_id, "flow_id": r.flow_id, "name": r.name,
+                    "object_type_id": r.object_type_id, "enabled": r.is_enabled,
+                    "versions": r.versions, "deleted": r.deleted, "source": r.source,
+                    "last_changed": r.last_changed.isoformat() if r.last_changed else None,
+                    "last_synced": r.last_synced.isoformat() if r.last_synced else None}
+                   for r in rows])
+    else:
+        for r in rows:
+            state = "deleted" if r.deleted else ("on" if r.is_enabled else "off")
+            print(f"{r.flow_id:<14} {state:<8} {r.versions:>5} v  {r.name}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, env: CliEnv) -> int:
+    queries = _queries(env)
+    workflow = queries.find(args.workflow)
+    versions = queries.history(workflow)
+    if args.json:
+        emit_json([{"number": len(versions) - i, "id": v.id,
+                    "captured_at": v.captured_at.isoformat(), "origin": v.origin,
+                    "revision_id": v.revision_id, "hubspot_updated_at": v.remote_updated_at,
+                    "summary": v.summary, "bytes_stored": v.stored_size}
+                   for i, v in enumerate(versions)])
+    else:
+        print(f"{workflow.name} ({workflow.flow_id}): {len(versions)} versions")
+        for i, v in enumerate(versions):
+            print(f"  v{len(versions) - i:<5} {v.captured_at.astimezone():%Y-%m-%d %H:%M}  "
+                  f"{v.origin:<8} {v.summary}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, env: CliEnv) -> int:
+    queries = _queries(env)
+    _, definition = queries.version(queries.find(args.workflow), args.version)
+    json.dump(definition, sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, env: CliEnv) -> int:
+    count = _queries(env).export_zip(Path(args.out), int(args.portal) if args.portal else None)
+    print(f"wrote {count} workflows to {args.out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, env: CliEnv) -> int:
+    portal, stored = _queries(env).import_file(Path(args.file))
+    print(f"imported into '{portal.name}': {stored} new versions (read-only, offline)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sync = sub.add_parser("sync", help="capture workflow changes from HubSpot now")
+    sync.add_argument("portal", nargs="?", help="hub id or name (default: every portal)")
+    sync.add_argument("--json", action="store_true", help="machine-readable output")
+    sync.set_defaults(handler=cmd_sync)
+
+    workflows = sub.add_parser("workflows", help="list stored workflows (offline)")
+    workflows.add_argument("--portal", help="only this hub id")
+    workflows.add_argument("--json", action="store_true", help="machine-readable output")
+    workflows.set_defaults(handler=cmd_workflows)
+
+    hist = sub.add_parser("history", help="the stored versions of one workflow (offline)")
+    hist.add_argument("workflow", help="flow id or exact name")
+    hist.add_argument("--json", action="store_true", help="machine-readable output")
+    hist.set_defaults(handler=cmd_history)
+
+    show = sub.add_parser("show", help="print a stored version as JSON (default: latest)")
+    show.add_argument("workflow", help="flow id or exact name")
+    show.add_argument("version", nargs="?", help="version number (1 = oldest) or id")
+    show.set_defaults(handler=cmd_show)
+
+    export = sub.add_parser("export", help="current workflows as a zip of JSON + manifest")
+    export.add_argument("--out", required=True, help="zip file to write")
+    export.add_argument("--portal", help="only this hub id")
+    export.set_defaults(handler=cmd_export)
+
+    imp = sub.add_parser("import", help="import an export zip or a JSON file for offline "
+                                        "browsing (read-only)")
+    imp.add_argument("file")
+    imp.set_defaults(handler=cmd_import)

@@ -1,0 +1,269 @@
+"""Incremental workflow sync: capture every change with the fewest API calls.
+
+1. List every flow (cursor paging; the listing carries ``revisionId``).
+2. Compare with the store: new, changed (revision or updatedAt), re-created.
+3. Fetch only those, 100 per ``flows/batch/read`` call — never one GET per flow.
+4. Store each batch in one transaction: a new version only when the
+   normalized definition changed. A crash or cancel leaves whole batches, and
+   the next sync resumes because unchanged flows compare equal again.
+5. Flows gone from the listing are marked deleted; their history stays.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from wg_desktop.config import Settings
+from wg_desktop.hubspot import api
+from wg_desktop.hubspot.errors import MalformedResponse, RequestCancelled
+from wg_desktop.hubspot.ratelimit import Priority
+from wg_desktop.services.audit import AuditAction, AuditLog
+from wg_desktop.services.normalize import normalize_flow
+from wg_desktop.services.portal_clients import PortalClients
+from wg_desktop.services.schedule import CancelToken, JobCancelled
+from wg_desktop.store.db import Store
+from wg_desktop.store.models import Outcome, Portal, PortalStatus, Workflow, utcnow
+from wg_desktop.store.versions import add_version, enforce_version_cap
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+
+
+class SyncPaused(RuntimeError):
+    """The portal cannot be synced now (reconnect needed, disconnected)."""
+
+
+class ChangeKind(enum.StrEnum):
+    CREATED = "created"
+    CHANGED = "changed"
+    DELETED = "deleted"
+    RECREATED = "recreated"
+
+
+@dataclass(frozen=True)
+class SyncChange:
+    kind: ChangeKind
+    flow_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    phase: str              # listing | fetching | storing | done
+    listed: int
+    changed: int
+    fetched: int
+    stored: int
+
+
+@dataclass
+class SyncResult:
+    hub_id: int
+    listed: int = 0
+    changed: int = 0
+    fetched: int = 0
+    stored: int = 0
+    deleted: int = 0
+    skipped: list[str] = field(default_factory=list)      # malformed / unreadable items
+    untracked: int = 0                                     # beyond the workflow limit
+    changes: list[SyncChange] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (f"{self.listed} workflows listed, {self.stored} new version"
+                f"{'s' if self.stored != 1 else ''}, {self.deleted} deleted")
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped"
+        if self.untracked:
+            text += f", {self.untracked} beyond the workflow limit not tracked"
+        return text
+
+
+ProgressCallback = Callable[[SyncProgress], None]
+
+
+def describe_changes(changes: list[SyncChange]) -> str:
+    """'"Lead nurture" changed', '2 workflows deleted', ... for notifications."""
+    if not changes:
+        return ""
+    if len(changes) == 1:
+        c = changes[0]
+        return f"'{c.name}' {c.kind}"
+    by_kind: dict[str, int] = {}
+    for c in changes:
+        by_kind[c.kind] = by_kind.get(c.kind, 0) + 1
+    return ", ".join(f"{n} workflow{'s' if n != 1 else ''} {kind}"
+                     for kind, n in by_kind.items())
+
+
+class SyncService:
+    def __init__(self, store: Store, audit: AuditLog, clients: PortalClients,
+                 settings: Settings) -> None:
+        self.store = store
+        self.audit = audit
+        self.clients = clients
+        self.settings = settings
+        self.listeners: list[Callable[[int, list[SyncChange]], None]] = []
+
+    def on_changes(self, listener: Callable[[int, list[SyncChange]], None]) -> None:
+        """Subscribe to changes found by a sync (notifications, alerts)."""
+        self.listeners.append(listener)
+
+    def sync(self, hub_id: int, *, cancel: CancelToken | None = None,
+             progress: ProgressCallback | None = None, interactive: bool = False
+             ) -> SyncResult:
+        cancel = cancel or CancelToken()
+        report = progress or (lambda p: None)
+        portal = Portal.get_or_none(Portal.hub_id == hub_id)
+        if portal is None or portal.status != PortalStatus.CONNECTED:
+            state = "not connected" if portal is None else portal.status
+            raise SyncPaused(f"Portal {hub_id} is {state}; reconnect it to sync.")
+        priority = Priority.INTERACTIVE if interactive else Priority.BACKGROUND
+        client = self.clients.client(hub_id)
+        result = SyncResult(hub_id)
+        try:
+            try:
+                self._run(portal, client, priority, cancel, report, result)
+            except RequestCancelled as exc:
+                raise JobCancelled("sync cancelled") from exc
+        except JobCancelled:
+            self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id, outcome=Outcome.WARNING,
+                              details={"cancelled": True, "stored": result.stored})
+            raise
+        except Exception as exc:
+            self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id, outcome=Outcome.FAILURE,
+                              details={"error": str(exc), "stored": result.stored})
+            raise
+        self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id,
+                          outcome=Outcome.WARNING if result.skipped else Outcome.SUCCESS,
+                          details={"summary": result.summary(),
+                                   "skipped": result.skipped[:20]})
+        for change in result.changes:
+            self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id, outcome=Outcome.INFO,
+                              details={"workflow": change.name, "flow_id": change.flow_id,
+                                       "change": str(change.kind)})
+        if result.changes:
+            for listener in self.listeners:
+                listener(hub_id, list(result.changes))
+        return result
+
+    # -- the steps ------------------------------------------------------------------------
+
+    def _run(self, portal: Portal, client: Any, priority: Priority, cancel: CancelToken,
+             report: ProgressCallback, result: SyncResult) -> None:
+        listing: dict[str, api.FlowSummary] = {}
+        after: str | None = None
+        while True:
+            cancel.raise_if_cancelled()
+            page = api.list_flows_page(client, after=after, priority=priority,
+                                       cancel_event=cancel.event)
+            for flow in page.flows:
+                listing[flow.id] = flow
+            result.listed = len(listing)
+            report(SyncProgress("listing", result.listed, 0, 0, 0))
+            if page.next_after is None:
+                break
+            after = page.next_after
+
+        known = {w.flow_id: w for w in Workflow.select().where(Workflow.portal == portal)}
+        limit = int(self.settings.get("limits.workflows"))
+        tracked_ids = [fid for fid in listing if fid in known]
+        new_ids = [fid for fid in listing if fid not in known]
+        room = max(0, limit - len(tracked_ids))
+        if len(new_ids) > room:
+            result.untracked = len(new_ids) - room
+            new_ids = new_ids[:room]
+        wanted = [fid for fid in tracked_ids + new_ids if _needs_fetch(known.get(fid),
+                                                                      listing[fid])]
+        result.changed = len(wanted)
+        report(SyncProgress("fetching", result.listed, result.changed, 0, 0))
+
+        for start in range(0, len(wanted), BATCH_SIZE):
+            cancel.raise_if_cancelled()
+            chunk = wanted[start:start + BATCH_SIZE]
+            flows = self._fetch(client, chunk, priority, cancel, result)
+            result.fetched += len(flows)
+            self._store_batch(portal, flows, known, result)
+            report(SyncProgress("storing", result.listed, result.changed, result.fetched,
+                                result.stored))
+
+        gone = [w for fid, w in known.items() if fid not in listing and w.deleted_at is None
+                and w.source == "sync"]
+        now = utcnow()
+        with self.store.writing():
+            for workflow in gone:
+                workflow.deleted_at = now
+                workflow.save()
+                result.changes.append(SyncChange(ChangeKind.DELETED, workflow.flow_id,
+                                                 workflow.name))
+            seen = [known[fid].id for fid in listing if fid in known]
+            if seen:
+                Workflow.update(last_synced_at=now).where(Workflow.id.in_(seen)).execute()
+        result.deleted = len(gone)
+        report(SyncProgress("done", result.listed, result.changed, result.fetched,
+                            result.stored))
+
+    def _fetch(self, client: Any, ids: list[str], priority: Priority, cancel: CancelToken,
+               result: SyncResult) -> list[api.Flow]:
+        """Batch-read ``ids``; a batch too large for one answer is split in halves."""
+        try:
+            answer = api.batch_read_flows(client, ids, priority=priority,
+                                          cancel_event=cancel.event)
+        except MalformedResponse as exc:
+            if len(ids) == 1:
+                result.skipped.append(f"{ids[0]}: {exc.message}")
+                return []
+            middle = len(ids) // 2
+            return (self._fetch(client, ids[:middle], priority, cancel, result)
+                    + self._fetch(client, ids[middle:], priority, cancel, result))
+        for error in answer.errors:
+            ids_text = ", ".join(error.flow_ids) or "?"
+            if error.category != "OBJECT_NOT_FOUND":
+                result.skipped.append(f"{ids_text}: {error.message}")
+        return list(answer.flows)
+
+    def _store_batch(self, portal: Portal, flows: list[api.Flow], known: dict[str, Workflow],
+                     result: SyncResult) -> None:
+        cap = int(self.settings.get("limits.versions_per_workflow"))
+        now = utcnow()
+        with self.store.writing():
+            for flow in flows:
+                workflow = known.get(flow.id)
+                kind = None
+                if workflow is None:
+                    workflow = Workflow.create(portal=portal, flow_id=flow.id,
+                                               first_seen_at=now)
+                    known[flow.id] = workflow
+                    kind = ChangeKind.CREATED
+                elif workflow.deleted_at is not None:
+                    workflow.deleted_at = None
+                    kind = ChangeKind.RECREATED
+                version = add_version(workflow, normalize_flow(flow.raw), origin="sync",
+                                      revision_id=flow.revision_id,
+                                      remote_updated_at=flow.updated_at or "",
+                                      captured_at=now)
+                workflow.name = flow.name or ""
+                workflow.object_type_id = flow.object_type_id or ""
+                workflow.flow_type = flow.flow_type or ""
+                workflow.is_enabled = flow.is_enabled
+                workflow.revision_id = flow.revision_id
+                workflow.remote_updated_at = flow.updated_at or ""
+                workflow.last_synced_at = now
+                workflow.save()
+                if version is not None:
+                    result.stored += 1
+                    enforce_version_cap(workflow, cap)
+                    result.changes.append(SyncChange(kind or ChangeKind.CHANGED, flow.id,
+                                                     workflow.name))
+                elif kind is ChangeKind.RECREATED:
+                    result.changes.append(SyncChange(kind, flow.id, workflow.name))
+
+
+def _needs_fetch(workflow: Workflow | None, listed: api.FlowSummary) -> bool:
+    if workflow is None or workflow.deleted_at is not None:
+        return True
+    return (workflow.revision_id != listed.revision_id
+            or workflow.remote_updated_at != (listed.updated_at or ""))

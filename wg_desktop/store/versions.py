@@ -1,0 +1,200 @@
+"""The version store: every captured definition of a workflow, compressed,
+deduplicated by content hash, and delta-encoded.
+
+Encoding: a *keyframe* is the normalized JSON compressed with zstd; the
+versions after it are compressed with zstd using their keyframe as a raw
+dictionary, which turns "the same 80 KB flow with one field changed" into about
+100 bytes. A version is at most two decompressions away (keyframe, then delta).
+A new keyframe starts when a delta stops paying (> 20 % of a full encoding) or
+after ``KEYFRAME_INTERVAL`` deltas.
+
+Pruning (retention, the per-workflow cap) never deletes the newest version,
+and re-encodes the versions that depend on a removed keyframe first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import peewee as pw
+import zstandard as zstd
+
+from wg_desktop.services.normalize import canonical_bytes, content_hash, summarize_change
+from wg_desktop.store.models import Workflow, WorkflowVersion, utcnow
+
+FULL = "zstd"
+DELTA = "zstd-delta"
+LEVEL = 10
+KEYFRAME_INTERVAL = 100
+DELTA_WORTH_IT = 0.2
+
+
+class VersionCorrupt(RuntimeError):
+    """A stored version cannot be decoded (damaged data)."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A version's metadata: what the history list shows (no body decoded)."""
+
+    id: int
+    workflow_id: int
+    captured_at: dt.datetime
+    revision_id: str
+    remote_updated_at: str
+    origin: str
+    content_hash: str
+    raw_size: int
+    stored_size: int
+    summary: str
+
+
+def _compress(data: bytes, base: bytes | None = None) -> bytes:
+    if base is None:
+        return zstd.ZstdCompressor(level=LEVEL).compress(data)
+    dictionary = zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
+    return zstd.ZstdCompressor(level=LEVEL, dict_data=dictionary).compress(data)
+
+
+def _decompress(blob: bytes, base: bytes | None = None) -> bytes:
+    try:
+        if base is None:
+            return zstd.ZstdDecompressor().decompress(blob)
+        dictionary = zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
+        return zstd.ZstdDecompressor(dict_data=dictionary).decompress(blob)
+    except zstd.ZstdError as exc:
+        raise VersionCorrupt(f"a stored version is damaged ({exc})") from None
+
+
+def version_bytes(version: WorkflowVersion) -> bytes:
+    """The normalized JSON bytes of a version (verified against its hash)."""
+    if version.encoding == DELTA:
+        base = WorkflowVersion.get_or_none(WorkflowVersion.id == version.base_id)
+        if base is None or base.encoding != FULL:
+            raise VersionCorrupt(f"version {version.id} lost its keyframe")
+        data = _decompress(bytes(version.body), _decompress(bytes(base.body)))
+    else:
+        data = _decompress(bytes(version.body))
+    if content_hash(data) != version.content_hash:
+        raise VersionCorrupt(f"version {version.id} does not match its content hash")
+    return data
+
+
+def version_json(version: WorkflowVersion) -> dict[str, Any]:
+    return json.loads(version_bytes(version))
+
+
+def latest_version(workflow: Workflow | int) -> WorkflowVersion | None:
+    return (WorkflowVersion.select().where(WorkflowVersion.workflow == workflow)
+            .order_by(WorkflowVersion.captured_at.desc(), WorkflowVersion.id.desc()).first())
+
+
+def _encode(workflow: Workflow | int, data: bytes) -> tuple[str, int | None, bytes]:
+    """Choose keyframe or delta for a new version of ``workflow``."""
+    full = _compress(data)
+    keyframe = (WorkflowVersion.select().where((WorkflowVersion.workflow == workflow)
+                                               & (WorkflowVersion.encoding == FULL))
+                .order_by(WorkflowVersion.id.desc()).first())
+    if keyframe is None:
+        return FULL, None, full
+    since = (WorkflowVersion.select().where((WorkflowVersion.workflow == workflow)
+                                            & (WorkflowVersion.base_id == keyframe.id)).count())
+    if since >= KEYFRAME_INTERVAL:
+        return FULL, None, full
+    try:
+        delta = _compress(data, _decompress(bytes(keyframe.body)))
+    except VersionCorrupt:
+        return FULL, None, full     # never build on a damaged keyframe
+    if len(delta) > DELTA_WORTH_IT * len(full):
+        return FULL, None, full
+    return DELTA, keyframe.id, delta
+
+
+def add_version(workflow: Workflow, definition: dict[str, Any], *, origin: str,
+                revision_id: str = "", remote_updated_at: str = "",
+                captured_at: dt.datetime | None = None,
+                previous: dict[str, Any] | None = None) -> WorkflowVersion | None:
+    """Store ``definition`` (already normalized) unless it equals the latest
+    version. Call inside a transaction. Returns the new version or None."""
+    data = canonical_bytes(definition)
+    digest = content_hash(data)
+    latest = latest_version(workflow)
+    if latest is not None and latest.content_hash == digest:
+        return None
+    if previous is None and latest is not None:
+        try:
+            previous = json.loads(version_bytes(latest))
+        except VersionCorrupt:
+            previous = None     # a damaged predecessor must not block new captures
+    encoding, base_id, blob = _encode(workflow, data)
+    return WorkflowVersion.create(
+        workflow=workflow, captured_at=captured_at or utcnow(), revision_id=revision_id,
+        remote_updated_at=remote_updated_at, origin=origin, content_hash=digest,
+        raw_size=len(data), body=blob, encoding=encoding, base_id=base_id,
+        summary=summarize_change(previous, definition))
+
+
+def history(workflow: Workflow | int) -> list[VersionInfo]:
+    """Newest first, metadata only (no body is decompressed)."""
+    rows = (WorkflowVersion.select(WorkflowVersion.id, WorkflowVersion.workflow,
+                                   WorkflowVersion.captured_at, WorkflowVersion.revision_id,
+                                   WorkflowVersion.remote_updated_at, WorkflowVersion.origin,
+                                   WorkflowVersion.content_hash, WorkflowVersion.raw_size,
+                                   pw.fn.LENGTH(WorkflowVersion.body).alias("stored"),
+                                   WorkflowVersion.summary)
+            .where(WorkflowVersion.workflow == workflow)
+            .order_by(WorkflowVersion.captured_at.desc(), WorkflowVersion.id.desc()))
+    return [VersionInfo(r.id, r.workflow_id, r.captured_at, r.revision_id, r.remote_updated_at,
+                        r.origin, r.content_hash, r.raw_size, r.stored, r.summary)
+            for r in rows]
+
+
+def prune(versions: Iterable[WorkflowVersion]) -> int:
+    """Delete ``versions`` (all of one or more workflows), never the newest of
+    a workflow; deltas whose keyframe goes are re-encoded against a new one.
+    Call inside a transaction. Returns how many were deleted."""
+    doomed: dict[int, WorkflowVersion] = {v.id: v for v in versions}
+    for workflow_id in {v.workflow_id for v in doomed.values()}:
+        newest = latest_version(workflow_id)
+        if newest is not None:
+            doomed.pop(newest.id, None)
+    keyframes = [v for v in doomed.values() if v.encoding == FULL]
+    for keyframe in keyframes:
+        survivors = list(WorkflowVersion.select()
+                         .where((WorkflowVersion.base_id == keyframe.id)
+                                & WorkflowVersion.id.not_in(list(doomed)))
+                         .order_by(WorkflowVersion.id))
+        if not survivors:
+            continue
+        # The oldest survivor becomes the keyframe; the others re-encode on it.
+        base_data = _decompress(bytes(keyframe.body))
+        first = survivors[0]
+        first_data = _decompress(bytes(first.body), base_data)
+        first.body, first.encoding, first.base_id = _compress(first_data), FULL, None
+        first.save()
+        for other in survivors[1:]:
+            data = _decompress(bytes(other.body), base_data)
+            other.body, other.base_id = _compress(data, first_data), first.id
+            other.save()
+    if not doomed:
+        return 0
+    return WorkflowVersion.delete().where(WorkflowVersion.id.in_(list(doomed))).execute()
+
+
+def enforce_version_cap(workflow: Workflow | int, cap: int) -> int:
+    """Keep at most ``cap`` versions of a workflow, pruning the oldest first."""
+    count = WorkflowVersion.select().where(WorkflowVersion.workflow == workflow).count()
+    if count <= cap:
+        return 0
+    oldest = (WorkflowVersion.select().where(WorkflowVersion.workflow == workflow)
+              .order_by(WorkflowVersion.captured_at, WorkflowVersion.id).limit(count - cap))
+    return prune(list(oldest))
+
+
+def purge_versions_older_than(cutoff: dt.datetime) -> int:
+    """The retention policy: non-newest versions captured before ``cutoff``."""
+    old = list(WorkflowVersion.select().where(WorkflowVersion.captured_at < cutoff))
+    return prune(old)
