@@ -85,6 +85,35 @@ def _client(base: str, token: str, **kw: Any) -> HubSpotClient:
                          recorder=InMemoryCallRecorder(), **kw)
 
 
+def _persisted_overhead(base: str, token: str, route: Any, via_raw: Callable[[], None]) -> float:
+    """The same overhead with the app's real persistence: every admitted request
+    and every call record written to the encrypted SQLite store."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from wg_desktop.store.api_metrics import StoreCallRecorder, StoreUsageStore
+    from wg_desktop.store.db import open_store
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(Path(folder) / "bench.db", os.urandom(32))
+        cfg = ClientConfig(api_base=base, per_minute=100_000, per_hour=1_000_000,
+                           per_day=10_000_000)
+        client = HubSpotClient("bench", cfg, StaticTokenProvider(token),
+                               usage_store=StoreUsageStore(store),
+                               recorder=StoreCallRecorder(store))
+        try:
+            _cpu_per_request(lambda: client.request(route), 50)
+            samples = []
+            for _ in range(ROUNDS):
+                with_db = _cpu_per_request(lambda: client.request(route), REQUESTS)
+                samples.append(with_db - _cpu_per_request(via_raw, REQUESTS))
+            return statistics.median(samples)
+        finally:
+            client.close()
+            store.close()
+
+
 def run() -> list[Result]:
     with DemoProcess() as demo:
         base = demo.info["baseUrl"]
@@ -116,6 +145,7 @@ def run() -> list[Result]:
                 raw_cpu.append(_cpu_per_request(via_raw, REQUESTS))
             overhead = statistics.median(c - r for c, r in zip(client_cpu, raw_cpu))
             c_med, r_med = statistics.median(client_cpu), statistics.median(raw_cpu)
+            persisted_overhead = _persisted_overhead(base, token, route, via_raw)
 
             fresh = _client(base, token, transport=httpx.HTTPTransport(
                 limits=httpx.Limits(max_keepalive_connections=0)))
@@ -140,6 +170,9 @@ def run() -> list[Result]:
         Result("hubspot client CPU overhead per request", overhead, "ms", "< 1 ms",
                overhead < 1.0, f"client {c_med:.3f} ms vs plain httpx {r_med:.3f} ms CPU per "
                                f"GET flow, median of {ROUNDS} rounds x {REQUESTS}"),
+        Result("client + encrypted-store persistence CPU overhead per request",
+               persisted_overhead, "ms", "< 1 ms", persisted_overhead < 1.0,
+               "budget row and call record written to SQLCipher for every request"),
         Result("hubspot client CPU per request", c_med, "ms"),
         Result("plain httpx CPU per request", r_med, "ms"),
         Result("connection reuse speed-up", speedup, "x", "> 1x", speedup > 1.0,
