@@ -68,7 +68,8 @@ class CliEnv:
             ctx = self.context()
             demo = start_demo_portal(ctx.registry) if wants_demo(ctx.settings) else None
             self._hubspot = build_hubspot_services(ctx.settings, ctx.store, ctx.audit,
-                                                   ctx.secrets, demo=demo)
+                                                   ctx.secrets, registry=ctx.registry,
+                                                   demo=demo)
             if demo is not None:
                 ensure_demo_portal_connected(self._hubspot)
         return self._hubspot

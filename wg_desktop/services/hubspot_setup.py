@@ -78,7 +78,8 @@ def settings_app(settings: Settings) -> OAuthApp:
 
 
 def build_hubspot_services(settings: Settings, store: Store, audit: AuditLog,
-                           secrets: SecretStore, *, app: OAuthApp | None = None,
+                           secrets: SecretStore, *, registry: SecretRegistry | None = None,
+                           app: OAuthApp | None = None,
                            api_base: str | None = None, demo: Any = None,
                            clock: Callable[[], float] | None = None) -> HubSpotServices:
     if demo is not None:
@@ -86,7 +87,9 @@ def build_hubspot_services(settings: Settings, store: Store, audit: AuditLog,
         api_base = api_base or demo.base_url
     app = app or settings_app(settings)
     api_base = api_base or settings.get("hubspot.api_base")
-    vault = TokenVault(secrets)
+    vault = TokenVault(secrets, registry)
+    if registry is not None:
+        registry.add(app.client_secret)
     holder: dict[str, Any] = {}
 
     def refresher(refresh_token: str) -> dict[str, Any]:

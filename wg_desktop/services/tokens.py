@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Mapping
 
 from wg_desktop.hubspot.errors import HubSpotError, ReauthenticationNeeded
+from wg_desktop.security.redaction import SecretRegistry
 from wg_desktop.security.secrets import SecretStore, token_key
 
 log = logging.getLogger(__name__)
@@ -56,20 +57,32 @@ class TokenSet:
 
 
 class TokenVault:
-    """Per-portal token sets in the secret store (keychain), one entry each."""
+    """Per-portal token sets in the secret store (keychain), one entry each.
 
-    def __init__(self, secrets: SecretStore) -> None:
+    Every token that passes through is registered with the redaction registry,
+    so it is masked wherever it might surface (logs, crash dialogs, exports).
+    """
+
+    def __init__(self, secrets: SecretStore, registry: SecretRegistry | None = None) -> None:
         self.secrets = secrets
+        self.registry = registry
+
+    def _register(self, tokens: TokenSet) -> TokenSet:
+        if self.registry is not None:
+            self.registry.add(tokens.access_token)
+            self.registry.add(tokens.refresh_token)
+        return tokens
 
     def load(self, hub_id: int | str) -> TokenSet | None:
         raw = self.secrets.get(token_key(hub_id, "tokens"))
         if not raw:
             return None
         data = json.loads(raw)
-        return TokenSet(data["access_token"], data.get("refresh_token"),
-                        data.get("expires_at"), tuple(data.get("scopes", ())))
+        return self._register(TokenSet(data["access_token"], data.get("refresh_token"),
+                                       data.get("expires_at"), tuple(data.get("scopes", ()))))
 
     def save(self, hub_id: int | str, tokens: TokenSet) -> None:
+        self._register(tokens)
         self.secrets.set(token_key(hub_id, "tokens"), json.dumps(asdict(tokens)))
 
     def delete(self, hub_id: int | str) -> None:
