@@ -14,14 +14,20 @@ FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(threadName)s] %(message)s"
 _OWNED = "_wg_handler"
 
 
+def remove_app_handlers() -> None:
+    """Detach the handlers configure_logging added (on shutdown, and in tests)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _OWNED, False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+
 def configure_logging(paths: Paths, settings: Settings, registry: SecretRegistry,
                       *, stderr_level: int = logging.WARNING) -> logging.Handler:
     """(Re)configure the root logger; returns the file handler."""
     level = getattr(logging, str(settings.get("logging.level")).upper())
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, _OWNED, False)]:
-        root.removeHandler(handler)
-        handler.close()
+    remove_app_handlers()
     make_private_file(paths.log_file)
     file_handler = logging.handlers.RotatingFileHandler(
         paths.log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")

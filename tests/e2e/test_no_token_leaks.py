@@ -13,7 +13,7 @@ import peewee as pw
 from tests.support.context import make_context
 from tests.support.demo import approve_in_browser
 from wg_desktop.demo.server import DemoConfig, DemoPortal
-from wg_desktop.logging_setup import configure_logging
+from wg_desktop.logging_setup import configure_logging, remove_app_handlers
 from wg_desktop.services.hubspot_setup import build_hubspot_services
 from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store import models
@@ -80,4 +80,5 @@ def test_tokens_never_leak(data_dir, tmp_path):
             assert secret.encode() not in raw, f"a secret is in {path.name}"
     log_text = ctx.paths.log_file.read_text()
     assert "[REDACTED]" in log_text
+    remove_app_handlers()
     ctx.close()

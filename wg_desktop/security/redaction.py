@@ -40,7 +40,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b((?:" + _SECRET_KEYS + r")=['\"]?)[^&\s'\"]+"), r"\1" + MASK),
     # HubSpot private-app tokens and token paths (/oauth/v1/refresh-tokens/<t>)
     (re.compile(r"\bpat-[a-z]{2}\d-[0-9A-Za-z-]{8,}"), MASK),
-    (re.compile(r"(?i)(/(?:access|refresh)-tokens/)[^/\s?'\"]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(/(?:access|refresh)-tokens/)(?!\{)[^/\s?'\"]+"), r"\1" + MASK),
 )
 
 
