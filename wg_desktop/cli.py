@@ -47,6 +47,10 @@ USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,
                SyncPaused, WorkflowNotFound, ImportRejected, VersionCorrupt, OSError)
 
 
+# Commands that work even with the api_access feature off: they are how it is turned on.
+ALWAYS_AVAILABLE = frozenset({"settings", "paths", "demo-portal"})
+
+
 class CliError(RuntimeError):
     """A command failed in a way the user can act on."""
 
@@ -282,6 +286,11 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     environ = os.environ if environ is None else environ
     env = CliEnv(Paths.resolve(args.data_dir, environ), environ)
     try:
+        if args.command not in ALWAYS_AVAILABLE and not env.context().settings.feature_enabled(
+                "api_access"):
+            raise CliError("API access (command line and scripting) is turned off; turn it on "
+                           "in the app's settings or with 'wg-desktop settings set "
+                           "features.api_access true'.")
         return args.handler(args, env)
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do.

@@ -127,3 +127,11 @@ def test_data_dir_option_keeps_every_file_in_one_folder(file_env, tmp_path):
     result = run(["--data-dir", str(folder), "paths", "--json"], env)
     paths = json.loads(result.stdout)
     assert all(value.startswith(str(folder)) for value in paths.values())
+
+
+def test_api_access_feature_off_blocks_scripting_but_not_settings(file_env):
+    assert run(["settings", "set", "features.api_access", "false"], file_env).returncode == 0
+    blocked = run(["audit", "list"], file_env)
+    assert blocked.returncode == 2 and "API access" in blocked.stderr
+    assert run(["settings", "set", "features.api_access", "true"], file_env).returncode == 0
+    assert run(["audit", "list"], file_env).returncode == 0
