@@ -215,3 +215,14 @@ def test_embedded_demo_connects_its_portal_once(services, demo):
     assert ensure_demo_portal_connected(services).id == first.id
     services.connection.disconnect(first.hub_id)
     assert ensure_demo_portal_connected(services) is None
+
+
+def test_rejected_private_app_token_marks_reconnect_needed_in_the_store(services, demo):
+    portal = services.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))
+    demo.set_faults(unauthorized_rate=1.0)
+    from wg_desktop.hubspot.errors import HubSpotError
+
+    with pytest.raises(HubSpotError):
+        from wg_desktop.hubspot import api
+        api.list_flows_page(services.clients.client(portal.hub_id), limit=1)
+    assert Portal.get(Portal.hub_id == portal.hub_id).status == PortalStatus.RECONNECT_NEEDED

@@ -21,10 +21,11 @@ def _rows(page) -> list[tuple[str, ...]]:
 
 def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_path):
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Audit log", "Background jobs"]
-    window.nav.setCurrentRow(1)
+    assert titles == ["Connection", "Audit log", "Background jobs"]
+    assert window.stack.currentIndex() == 0          # the Connection page comes first
+    window.nav.setCurrentRow(2)
     assert window.stack.currentWidget() is window.jobs_page
-    window.nav.setCurrentRow(0)
+    window.nav.setCurrentRow(1)
     assert window.stack.currentWidget() is window.audit_page
     shot = tmp_path / "main.png"
     assert window.grab().save(str(shot))
@@ -125,7 +126,7 @@ def test_disabled_feature_page_says_how_to_turn_it_on(qtbot, data_dir):
     try:
         win = create_main_window(context, SynchronousPool())
         qtbot.addWidget(win)
-        page = win.pages[0]
+        page = next(p for p in win.pages if p.title == "Audit log")
         assert isinstance(page.widget, FeatureOffPage)
         text = " ".join(label.text() for label in page.widget.findChildren(
             type(win.connection_label)))

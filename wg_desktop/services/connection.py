@@ -220,6 +220,21 @@ class ConnectionService:
                 portal.status = PortalStatus.RECONNECT_NEEDED
             portal.save()
 
+    def mark_reconnect_needed(self, portal_key: str) -> None:
+        """The client saw a second 401 (or a dead private-app token): remember
+        it in the store so the state survives a restart and jobs pause."""
+        hub_id = _hub_id(portal_key)
+        if hub_id is None:
+            return
+        with self.store.writing():
+            changed = (Portal.update(status=PortalStatus.RECONNECT_NEEDED)
+                       .where((Portal.hub_id == hub_id)
+                              & (Portal.status == PortalStatus.CONNECTED)).execute())
+        if changed:
+            self.audit.record(AuditAction.CONNECT, portal_hub_id=hub_id,
+                              outcome=Outcome.WARNING,
+                              details="HubSpot rejected the portal's token: reconnect needed")
+
     def refresh_due_tokens(self) -> dict[int, str]:
         """The hourly job: refresh every connected portal whose token is due."""
         results: dict[int, str] = {}

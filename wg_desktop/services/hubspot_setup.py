@@ -104,6 +104,8 @@ def build_hubspot_services(settings: Settings, store: Store, audit: AuditLog,
     holder["clients"] = clients
     connection = ConnectionService(store, audit, vault, tokens, clients, app, **extra)
     tokens.on_refresh = connection.on_refresh
+    clients.on_new_client(lambda client: client.add_reauth_listener(
+        connection.mark_reconnect_needed))
     sync = SyncService(store, audit, clients, settings)
     return HubSpotServices(app, api_base, vault, tokens, clients, connection, sync, demo)
 

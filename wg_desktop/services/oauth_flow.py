@@ -55,12 +55,13 @@ class AuthorizationRequest:
         if not self.is_redirect(url):
             raise RedirectError("The sign-in did not return to the registered redirect URI.")
         params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-        if "error" in params:
-            detail = params.get("error_description") or params["error"]
-            raise RedirectError(f"HubSpot did not authorize the app: {detail}")
+        # State first: an answer that is not ours (even an "error") is ignored.
         if not hmac.compare_digest(params.get("state", ""), self.state):
             raise RedirectError("The sign-in answer does not belong to this request (state "
                                 "mismatch); it was ignored. Please try again.")
+        if "error" in params:
+            detail = params.get("error_description") or params["error"]
+            raise RedirectError(f"HubSpot did not authorize the app: {detail}")
         code = params.get("code", "")
         if not code:
             raise RedirectError("The sign-in answer carries no authorization code.")

@@ -7,6 +7,7 @@ record go to the store.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Callable
 
@@ -16,6 +17,8 @@ from wg_desktop.hubspot.client_config import ClientConfig
 from wg_desktop.hubspot.transport.client import HubSpotClient
 from wg_desktop.store.api_metrics import StoreCallRecorder, StoreUsageStore
 from wg_desktop.store.db import Store
+
+log = logging.getLogger(__name__)
 
 # Budget key of requests made for the app itself (token exchange, refresh,
 # revoke) before or outside one portal's own client.
@@ -55,7 +58,10 @@ class PortalClients:
                 created = False
         if created:
             for listener in self._listeners:
-                listener(client)
+                try:
+                    listener(client)
+                except Exception:  # one broken observer must not break API access
+                    log.exception("a new-client listener failed")
         return client
 
     def app_client(self) -> HubSpotClient:

@@ -10,7 +10,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QThread, QThreadPool, QTimer
+from PySide6.QtCore import QCoreApplication, Qt, QThread, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from wg_desktop.config import Settings, SettingError
@@ -21,7 +21,10 @@ from wg_desktop.paths import Paths
 from wg_desktop.security.keys import DatabaseKeyMissing
 from wg_desktop.security.redaction import SecretRegistry, redact
 from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
-from wg_desktop.services.schedule import DailyAt, JobSpec
+from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
+                                               ensure_demo_portal_connected, start_demo_portal,
+                                               wants_demo)
+from wg_desktop.services.schedule import DailyAt, Interval, JobSpec
 from wg_desktop.store.db import Store, StoreError
 from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.main_window import MainWindow
@@ -100,10 +103,39 @@ def retention_job(ctx: AppContext) -> Callable[..., str]:
     return run
 
 
-def build_scheduler(ctx: AppContext, pool: QThreadPool | Any) -> JobScheduler:
+def token_refresh_job(services: HubSpotServices) -> Callable[..., str]:
+    """The hourly check: refresh tokens that are due, retry queued revocations."""
+    def run(cancel: Any, progress: Any) -> str:
+        results = services.connection.refresh_due_tokens()
+        pending = services.connection.retry_pending_revocations()
+        return token_refresh_summary(results, pending)
+    return run
+
+
+def token_refresh_summary(results: dict[int, str], pending_revocations: int) -> str:
+    if results:
+        refreshed = sum(r == "refreshed" for r in results.values())
+        failed = sum(r.startswith("failed") for r in results.values())
+        text = (f"{len(results)} portal(s) checked: {refreshed} refreshed, "
+                f"{len(results) - refreshed - failed} still valid")
+        if failed:
+            text += f", {failed} failed"
+    else:
+        text = "No connected portal"
+    if pending_revocations:
+        text += f"; {pending_revocations} revocation(s) still pending"
+    return text
+
+
+def build_scheduler(ctx: AppContext, pool: QThreadPool | Any,
+                    hubspot: HubSpotServices | None = None) -> JobScheduler:
     hours, minutes = (int(p) for p in str(ctx.settings.get("schedule.retention_time")).split(":"))
     specs = [(JobSpec("retention", DailyAt(hours, minutes), "Retention cleanup"),
               retention_job(ctx))]
+    if hubspot is not None:
+        every = Interval(int(ctx.settings.get("schedule.token_refresh_interval")))
+        specs.append((JobSpec("token-refresh", every, "Token refresh check"),
+                      token_refresh_job(hubspot)))
     scheduler = JobScheduler(ctx.job_runs, pool=pool)
     for spec, fn in specs:
         scheduler.register(spec, fn)
@@ -128,17 +160,44 @@ class StoreSessionPool:
         return self.pool.waitForDone(msecs)
 
 
-def create_main_window(ctx: AppContext, pool: QThreadPool | Any) -> MainWindow:
+def create_main_window(ctx: AppContext, pool: QThreadPool | Any,
+                       hubspot: HubSpotServices | None = None) -> MainWindow:
     pool = StoreSessionPool(pool, ctx.store)
     runner = functools.partial(run_off_gui_thread, pool=pool)
-    scheduler = build_scheduler(ctx, pool)
-    window = MainWindow(ctx, scheduler, runner)
+    scheduler = build_scheduler(ctx, pool, hubspot)
+    window = MainWindow(ctx, scheduler, runner, hubspot=hubspot)
     scheduler.setParent(window)
     window.jobs_page.refresh()
     return window
 
 
+def build_services(ctx: AppContext) -> HubSpotServices:
+    """HubSpot or, when asked for (or nothing is configured), the demo portal in-process."""
+    demo = start_demo_portal(ctx.registry) if wants_demo(ctx.settings) else None
+    try:
+        return build_hubspot_services(ctx.settings, ctx.store, ctx.audit, ctx.secrets,
+                                      registry=ctx.registry, demo=demo)
+    except BaseException:
+        if demo is not None:
+            demo.stop()
+        raise
+
+
+def connect_demo_portal(window: MainWindow, services: HubSpotServices) -> None:
+    """Demo mode: connect the demo's main portal, off the GUI thread."""
+    if services.demo is None:
+        return
+    window.runner(lambda: ensure_demo_portal_connected(services),
+                  on_result=lambda portal: window.reload_portals(
+                      select=portal.hub_id if portal is not None else None),
+                  on_error=lambda error: log.warning("could not connect the demo portal: %s",
+                                                     error))
+
+
 def run_gui(data_dir: str | None = None) -> int:
+    if QCoreApplication.instance() is None:
+        # QtWebEngine (the sign-in view, loaded later) shares OpenGL contexts.
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName(APP_DISPLAY_NAME)
     app.setOrganizationName("WorkflowGuard")
@@ -151,7 +210,13 @@ def run_gui(data_dir: str | None = None) -> int:
         return 1
     configure_logging(paths, ctx.settings, ctx.registry)
     pool = QThreadPool.globalInstance()
-    window = create_main_window(ctx, pool)
+    try:
+        hubspot = build_services(ctx)
+    except STARTUP_ERRORS as exc:
+        QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
+        ctx.close()
+        return 1
+    window = create_main_window(ctx, pool, hubspot)
     install_crash_handlers(ctx.registry, lambda: window)
     if window.tray is None:
         app.setQuitOnLastWindowClosed(True)
@@ -159,8 +224,10 @@ def run_gui(data_dir: str | None = None) -> int:
     window.show()
     QTimer.singleShot(0, window.scheduler.start)
     QTimer.singleShot(0, window.audit_page.reload)
+    QTimer.singleShot(0, lambda: connect_demo_portal(window, hubspot))
     try:
         return app.exec()
     finally:
         pool.waitForDone(5_000)
+        hubspot.close()
         ctx.close()

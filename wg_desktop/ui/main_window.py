@@ -9,23 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QMenu, QMessageBox, QProgressBar, QPushButton, QStackedWidget,
-                               QStatusBar, QSystemTrayIcon, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QMainWindow, QMenu, QMessageBox, QProgressBar,
+                               QPushButton, QStackedWidget, QStatusBar, QSystemTrayIcon,
+                               QToolBar, QVBoxLayout, QWidget)
 
 from wg_desktop.config import FEATURES
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext
+from wg_desktop.services.hubspot_setup import HubSpotServices
 from wg_desktop.services.settings_service import SettingsService
 from wg_desktop.services.status import AppStatus, app_status
+from wg_desktop.store.models import Portal, PortalStatus
 from wg_desktop.ui.pages.audit_page import AuditPage
+from wg_desktop.ui.pages.connection_page import ConnectionPage
 from wg_desktop.ui.pages.jobs_page import JobsPage
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.settings_dialog import SettingsDialog
 
 STATUS_REFRESH_MS = 5_000
+NO_PORTAL = "No portal"
+DEMO_BANNER = "Demo portal — sample data, not your HubSpot"
 
 
 @dataclass
@@ -55,16 +61,44 @@ class FeatureOffPage(QWidget):
         layout.addStretch(1)
 
 
+class NoHubSpotPage(QWidget):
+    """The Connection page of a window built without HubSpot services."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        label = QLabel("<h3>HubSpot is not set up in this session</h3>"
+                       "<p>Portals cannot be connected here.</p>")
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+
+
+class _ReauthEvents(QObject):
+    """A client's "reconnect needed" (worker thread) -> the GUI thread."""
+
+    reauth_needed = Signal(str)   # portal key
+
+
 class MainWindow(QMainWindow):
     status_refreshed = Signal(object)   # AppStatus
+    current_portal_changed = Signal(object)   # hub id or None
+    portals_loaded = Signal(object)     # list of Portal rows shown in the switcher
 
     def __init__(self, ctx: AppContext, scheduler: Any, runner: Callable[..., Any],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, hubspot: HubSpotServices | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.scheduler = scheduler
         self.runner = runner
+        self.hubspot = hubspot
         self.quitting = False
+        self._current_portal: int | None = None
+        self._portal_rows: tuple[tuple[int, str, str], ...] = ()
+        self._portals_pending: Any = None
+        self._notified_reconnect: set[int] = set()
+        self._portal_status_text = ""
+        self._app_status: AppStatus | None = None
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setWindowIcon(app_icon())
         self.resize(1100, 720)
@@ -73,17 +107,48 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(190)
         self.nav.setIconSize(QSize(20, 20))
         self.stack = QStackedWidget()
+        self.demo_banner = QLabel(DEMO_BANNER)
+        self.demo_banner.setObjectName("demoBanner")
+        self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.demo_banner.setStyleSheet("background:#fff4e5;color:#7a4b00;font-weight:bold;"
+                                       "border-bottom:1px solid #f5c26b;padding:6px")
+        self.demo_banner.setVisible(bool(hubspot is not None and hubspot.app.is_demo))
         central = QWidget()
-        row = QHBoxLayout(central)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.demo_banner)
+        row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
+        column.addLayout(row, 1)
         self.setCentralWidget(central)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self._build_portal_switcher()
 
+        self.connection_page: ConnectionPage | None = None
+        if hubspot is not None:
+            self.connection_page = ConnectionPage(hubspot, runner)
+            self.connection_page.portals_changed.connect(self._connection_page_changed)
+            self.connection_page.status_changed.connect(self._portal_status_changed)
+            self.current_portal_changed.connect(self.connection_page.set_portal)
+            self._reauth_events = _ReauthEvents(self)
+            self._reauth_events.reauth_needed.connect(self._client_needs_reauth)
+            events = self._reauth_events
+
+            def watch(client: Any) -> None:
+                # Runs inside PortalClients.client(): it must never raise there.
+                try:
+                    client.add_reauth_listener(events.reauth_needed.emit)
+                except RuntimeError:
+                    pass          # the window is gone (its C++ side deleted)
+
+            hubspot.clients.on_new_client(watch)
         self.audit_page = AuditPage(ctx.audit, runner)
         self.jobs_page = JobsPage(scheduler, ctx.job_runs, runner)
         self.pages: list[Page] = []
+        self.add_page(Page("Connection", self.connection_page or NoHubSpotPage()))
         self.add_page(Page("Audit log", self.audit_page, feature="audit_logging"))
         self.add_page(Page("Background jobs", self.jobs_page))
 
@@ -95,6 +160,7 @@ class MainWindow(QMainWindow):
         self._status_timer.start()
         self.refresh_status()
         self.nav.setCurrentRow(0)
+        self.reload_portals()
 
     # -- pages -------------------------------------------------------------------
 
@@ -114,6 +180,115 @@ class MainWindow(QMainWindow):
                     page.widget.reload()
                 return page.widget
         raise KeyError(title)
+
+    # -- the current portal --------------------------------------------------------------
+
+    def _build_portal_switcher(self) -> None:
+        self.portal_toolbar = QToolBar("Portal")
+        self.portal_toolbar.setObjectName("portalToolbar")
+        self.portal_toolbar.setMovable(False)
+        self.portal_toolbar.addWidget(QLabel(" Portal: "))
+        self.portal_switcher = QComboBox()
+        self.portal_switcher.setObjectName("portalSwitcher")
+        self.portal_switcher.setMinimumWidth(260)
+        self.portal_switcher.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.portal_switcher.addItem(NO_PORTAL, None)
+        self.portal_switcher.setEnabled(False)
+        self.portal_switcher.currentIndexChanged.connect(self._switcher_changed)
+        self.portal_toolbar.addWidget(self.portal_switcher)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.portal_toolbar)
+
+    def current_portal(self) -> int | None:
+        """Hub id of the portal every page shows (None: no portal)."""
+        return self._current_portal
+
+    def set_current_portal(self, hub_id: int | None) -> None:
+        index = self.portal_switcher.findData(hub_id) if hub_id is not None else -1
+        if index >= 0:
+            self.portal_switcher.setCurrentIndex(index)
+
+    def reload_portals(self, select: int | None = None) -> None:
+        """Re-read the portal list (off the GUI thread) into the switcher."""
+        if self.hubspot is None:
+            return
+        if self._portals_pending is not None:
+            self._portals_pending.discard()
+        connection = self.hubspot.connection
+        self._portals_pending = self.runner(
+            connection.portals, on_result=lambda portals: self._apply_portals(portals, select),
+            on_error=lambda error: self.statusBar().showMessage(
+                f"Could not read the portals: {error}", 8000))
+
+    def _apply_portals(self, portals: list[Portal], select: int | None) -> None:
+        self._portals_pending = None
+        rows = tuple((p.hub_id, p.name, p.status) for p in portals)
+        wanted = select if select is not None else self._current_portal
+        changed = rows != self._portal_rows
+        if changed:
+            self._portal_rows = rows
+            switcher = self.portal_switcher
+            switcher.blockSignals(True)
+            switcher.clear()
+            if not portals:
+                switcher.addItem(NO_PORTAL, None)
+            for portal in portals:
+                label = portal.name or f"Portal {portal.hub_id}"
+                if portal.status == PortalStatus.RECONNECT_NEEDED:
+                    label += " (reconnect needed)"
+                switcher.addItem(label, portal.hub_id)
+            switcher.setEnabled(bool(portals))
+            switcher.blockSignals(False)
+        index = self.portal_switcher.findData(wanted) if wanted is not None else -1
+        self.portal_switcher.blockSignals(True)
+        self.portal_switcher.setCurrentIndex(index if index >= 0 else 0)
+        self.portal_switcher.blockSignals(False)
+        before = self._current_portal
+        self._switcher_changed(self.portal_switcher.currentIndex())
+        if changed and before is not None and before == self._current_portal \
+                and self.connection_page is not None:
+            self.connection_page.reload()     # e.g. its status changed in the background
+        self._notify_reconnects(portals)
+        self.portals_loaded.emit(portals)
+
+    def _switcher_changed(self, index: int) -> None:
+        hub_id = self.portal_switcher.itemData(index) if index >= 0 else None
+        if hub_id == self._current_portal:
+            return
+        self._current_portal = hub_id
+        if hub_id is None:
+            self._portal_status_text = ""
+        self._update_connection_label()
+        self.current_portal_changed.emit(hub_id)
+
+    def _connection_page_changed(self, hub_id: int | None) -> None:
+        self.reload_portals(select=hub_id)
+
+    def _portal_status_changed(self, text: str) -> None:
+        self._portal_status_text = text if self._current_portal is not None else ""
+        self._update_connection_label()
+
+    def _notify_reconnects(self, portals: list[Portal]) -> None:
+        needing = {p.hub_id: p.name for p in portals
+                   if p.status == PortalStatus.RECONNECT_NEEDED}
+        for hub_id in needing.keys() - self._notified_reconnect:
+            self._notify_reconnect(hub_id, needing[hub_id])
+        self._notified_reconnect = set(needing)
+
+    def _notify_reconnect(self, hub_id: int, name: str) -> None:
+        self.notify("Reconnect needed",
+                    f"HubSpot no longer accepts the sign-in of {name or hub_id}. Open "
+                    f"{APP_DISPLAY_NAME} → Connection and press Reconnect.")
+
+    def _client_needs_reauth(self, portal_key: str) -> None:
+        if not portal_key.isdigit():
+            return
+        hub_id = int(portal_key)
+        if hub_id not in self._notified_reconnect:
+            self._notified_reconnect.add(hub_id)
+            name = next((n for h, n, _ in self._portal_rows if h == hub_id), "")
+            self._notify_reconnect(hub_id, name)
+        self.reload_portals()
 
     # -- menus, status bar, tray ------------------------------------------------------
 
@@ -194,13 +369,8 @@ class MainWindow(QMainWindow):
                         f"Status unavailable: {error}"))
 
     def apply_status(self, status: AppStatus) -> None:
-        if status.portals_connected or status.portals_needing_reconnect:
-            text = f"{status.portals_connected} portal(s) connected"
-            if status.portals_needing_reconnect:
-                text += f" · {status.portals_needing_reconnect} need reconnecting"
-        else:
-            text = "No portal connected"
-        self.connection_label.setText(text)
+        self._app_status = status
+        self._update_connection_label()
         b = status.budget
         self.budget_label.setText(
             f"API budget left: {b.limit_minute - b.used_minute}/min · "
@@ -209,6 +379,21 @@ class MainWindow(QMainWindow):
             status.last_sync.astimezone().strftime("%Y-%m-%d %H:%M")
             if status.last_sync else "never"))
         self.status_refreshed.emit(status)
+        self.reload_portals()
+
+    def _update_connection_label(self) -> None:
+        """The current portal's status first, then the counts over all portals."""
+        status = self._app_status
+        parts = []
+        if self._portal_status_text:
+            parts.append(self._portal_status_text)
+        if status is not None and (status.portals_connected
+                                   or status.portals_needing_reconnect):
+            if not parts:
+                parts.append(f"{status.portals_connected} portal(s) connected")
+            if status.portals_needing_reconnect:
+                parts.append(f"{status.portals_needing_reconnect} need reconnecting")
+        self.connection_label.setText(" · ".join(parts) or "No portal connected")
 
     # -- dialogs -----------------------------------------------------------------------
 
