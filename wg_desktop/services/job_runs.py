@@ -25,7 +25,9 @@ class StoreJobRunStore:
         row = (JobRunRecord.select(pw.fn.MAX(JobRunRecord.started_at).alias("last"))
                .where((JobRunRecord.job_name == job_name)
                       & (JobRunRecord.outcome == str(JobOutcome.SUCCESS))).scalar())
-        return None if row is None else JobRunRecord.started_at.python_value(row)
+        if row is None or isinstance(row, dt.datetime):
+            return row    # peewee converts MAX(field) through the field itself
+        return JobRunRecord.started_at.python_value(row)
 
     def record(self, run: JobRun) -> None:
         with self.store.writing():
