@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -107,6 +108,8 @@ class SyncService:
         self.clients = clients
         self.settings = settings
         self.listeners: list[Callable[[int, list[SyncChange]], None]] = []
+        self._running: set[int] = set()
+        self._running_lock = threading.Lock()
 
     def on_changes(self, listener: Callable[[int, list[SyncChange]], None]) -> None:
         """Subscribe to changes found by a sync (notifications, alerts)."""
@@ -121,6 +124,19 @@ class SyncService:
         if portal is None or portal.status != PortalStatus.CONNECTED:
             state = "not connected" if portal is None else portal.status
             raise SyncPaused(f"Portal {hub_id} is {state}; reconnect it to sync.")
+        with self._running_lock:
+            if hub_id in self._running:
+                raise SyncPaused(f"A sync of portal {hub_id} is already running.")
+            self._running.add(hub_id)
+        try:
+            return self._sync(portal, cancel, report, interactive)
+        finally:
+            with self._running_lock:
+                self._running.discard(hub_id)
+
+    def _sync(self, portal: Portal, cancel: CancelToken, report: ProgressCallback,
+              interactive: bool) -> SyncResult:
+        hub_id = portal.hub_id
         priority = Priority.INTERACTIVE if interactive else Priority.BACKGROUND
         client = self.clients.client(hub_id)
         result = SyncResult(hub_id)
@@ -147,8 +163,33 @@ class SyncService:
                                        "change": str(change.kind)})
         if result.changes:
             for listener in self.listeners:
-                listener(hub_id, list(result.changes))
+                try:
+                    listener(hub_id, list(result.changes))
+                except Exception:  # an observer must not turn a good sync into a failure
+                    log.exception("a sync listener failed")
         return result
+
+    def sync_all(self, portals: list[Portal], *, cancel: CancelToken | None = None,
+                 progress: Callable[[str, SyncProgress], None] | None = None) -> str:
+        """The background job: every given portal, one after another. A failing
+        portal does not stop the others; the summary names it."""
+        cancel = cancel or CancelToken()
+        lines, failures = [], []
+        for portal in portals:
+            def report(p: SyncProgress, name: str = portal.name) -> None:
+                if progress is not None:
+                    progress(name, p)
+            try:
+                result = self.sync(portal.hub_id, cancel=cancel, progress=report)
+                lines.append(f"{portal.name}: {result.summary()}")
+            except JobCancelled:
+                raise
+            except Exception as exc:
+                failures.append(f"{portal.name}: {exc}")
+        summary = "; ".join(lines + failures) or "No connected portal"
+        if failures and not lines:
+            raise RuntimeError(summary)
+        return summary
 
     # -- the steps ------------------------------------------------------------------------
 

@@ -112,6 +112,17 @@ def token_refresh_job(services: HubSpotServices) -> Callable[..., str]:
     return run
 
 
+def sync_job(services: HubSpotServices) -> Callable[..., str]:
+    """Background sync of every connected portal (the 'real-time sync' feature)."""
+    def run(cancel: Any, progress: Any) -> str:
+        def report(name: str, p: Any) -> None:
+            total = p.changed if p.phase in ("fetching", "storing") and p.changed else None
+            progress(p.stored, total, f"{name}: {p.phase}")
+        return services.sync.sync_all(services.connection.connected_portals(), cancel=cancel,
+                                      progress=report)
+    return run
+
+
 def token_refresh_summary(results: dict[int, str], pending_revocations: int) -> str:
     if results:
         refreshed = sum(r == "refreshed" for r in results.values())
@@ -136,6 +147,10 @@ def build_scheduler(ctx: AppContext, pool: QThreadPool | Any,
         every = Interval(int(ctx.settings.get("schedule.token_refresh_interval")))
         specs.append((JobSpec("token-refresh", every, "Token refresh check"),
                       token_refresh_job(hubspot)))
+        if ctx.settings.feature_enabled("realtime_sync"):
+            every = Interval(int(ctx.settings.get("schedule.sync_interval")))
+            specs.append((JobSpec("sync", every, "Workflow sync (all portals)"),
+                          sync_job(hubspot)))
     scheduler = JobScheduler(ctx.job_runs, pool=pool)
     for spec, fn in specs:
         scheduler.register(spec, fn)

@@ -22,10 +22,13 @@ from wg_desktop.context import AppContext
 from wg_desktop.services.hubspot_setup import HubSpotServices
 from wg_desktop.services.settings_service import SettingsService
 from wg_desktop.services.status import AppStatus, app_status
+from wg_desktop.services.sync import describe_changes
+from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store.models import Portal, PortalStatus
 from wg_desktop.ui.pages.audit_page import AuditPage
 from wg_desktop.ui.pages.connection_page import ConnectionPage
 from wg_desktop.ui.pages.jobs_page import JobsPage
+from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.settings_dialog import SettingsDialog
 
@@ -80,6 +83,12 @@ class _ReauthEvents(QObject):
     reauth_needed = Signal(str)   # portal key
 
 
+class _SyncEvents(QObject):
+    """Changes found by any sync (a worker thread) -> the GUI thread."""
+
+    changes_found = Signal("qlonglong", object)   # hub id, list[SyncChange]
+
+
 class MainWindow(QMainWindow):
     status_refreshed = Signal(object)   # AppStatus
     current_portal_changed = Signal(object)   # hub id or None
@@ -97,6 +106,7 @@ class MainWindow(QMainWindow):
         self._portal_rows: tuple[tuple[int, str, str], ...] = ()
         self._portals_pending: Any = None
         self._notified_reconnect: set[int] = set()
+        self._sync_when_shown: int | None = None   # a newly connected portal to sync
         self._portal_status_text = ""
         self._app_status: AppStatus | None = None
         self.setWindowTitle(APP_DISPLAY_NAME)
@@ -147,8 +157,10 @@ class MainWindow(QMainWindow):
             hubspot.clients.on_new_client(watch)
         self.audit_page = AuditPage(ctx.audit, runner)
         self.jobs_page = JobsPage(scheduler, ctx.job_runs, runner)
+        self.workflows_page = self._build_workflows_page(ctx, hubspot, runner)
         self.pages: list[Page] = []
         self.add_page(Page("Connection", self.connection_page or NoHubSpotPage()))
+        self.add_page(Page("Workflows", self.workflows_page, feature="version_history"))
         self.add_page(Page("Audit log", self.audit_page, feature="audit_logging"))
         self.add_page(Page("Background jobs", self.jobs_page))
 
@@ -163,6 +175,41 @@ class MainWindow(QMainWindow):
         self.reload_portals()
 
     # -- pages -------------------------------------------------------------------
+
+    def _build_workflows_page(self, ctx: AppContext, hubspot: HubSpotServices | None,
+                              runner: Callable[..., Any]) -> WorkflowsPage:
+        page = WorkflowsPage(WorkflowQueries(ctx.store, ctx.audit),
+                             hubspot.sync if hubspot is not None else None, runner)
+        self.current_portal_changed.connect(page.set_portal)
+        page.sync_finished.connect(lambda result: self.refresh_status())
+        if hubspot is None:
+            page.set_offline("no HubSpot connection is configured")
+            return page
+        self._sync_events = _SyncEvents(self)
+        self._sync_events.changes_found.connect(self._workflows_changed)
+        hubspot.sync.on_changes(self._sync_events.changes_found.emit)
+        if self.connection_page is not None:
+            self.connection_page.link_state_changed.connect(self._link_state_changed)
+            # Right after connecting, capture the portal's workflows.
+            self.connection_page.portal_connected.connect(self._sync_new_portal)
+        return page
+
+    def _link_state_changed(self, state: str) -> None:
+        offline = {"": "no portal connected", "reconnect_needed": "reconnect needed",
+                   "offline": "HubSpot is unreachable", "disconnected": "portal disconnected",
+                   "breaker_open": "HubSpot keeps failing; requests are paused"}
+        self.workflows_page.set_offline(offline.get(state))
+
+    def _sync_new_portal(self, hub_id: int) -> None:
+        # The switcher learns of the new portal asynchronously: sync once it shows it.
+        self._sync_when_shown = hub_id
+        self.reload_portals(select=hub_id)
+
+    def _workflows_changed(self, hub_id: int, changes: list[Any]) -> None:
+        name = next((n for h, n, _ in self._portal_rows if h == hub_id), str(hub_id))
+        self.notify(f"Workflows changed in {name}", describe_changes(changes))
+        if self.workflows_page.hub_id == hub_id and not self.workflows_page.syncing:
+            self.workflows_page.reload()
 
     def add_page(self, page: Page) -> None:
         widget = page.widget
@@ -249,6 +296,9 @@ class MainWindow(QMainWindow):
                 and self.connection_page is not None:
             self.connection_page.reload()     # e.g. its status changed in the background
         self._notify_reconnects(portals)
+        if self._sync_when_shown is not None and self._sync_when_shown == self._current_portal:
+            self._sync_when_shown = None
+            QTimer.singleShot(0, self.workflows_page.start_sync)
         self.portals_loaded.emit(portals)
 
     def _switcher_changed(self, index: int) -> None:
@@ -436,6 +486,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._status_timer.stop()
+        self.workflows_page.cancel_sync()
         self.scheduler.stop()
         if self.tray is not None:
             self.tray.hide()

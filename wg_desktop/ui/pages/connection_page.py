@@ -190,6 +190,8 @@ class _ClientEvents(QObject):
 class ConnectionPage(QWidget):
     portals_changed = Signal(object)     # hub id to show next (or None)
     status_changed = Signal(str)         # one line for the status bar
+    link_state_changed = Signal(str)     # LinkState of the shown portal ("" for none)
+    portal_connected = Signal("qlonglong")  # a portal was just connected (or reconnected)
     loaded = Signal(object)              # PortalSnapshot | None
     tested = Signal(object)              # ConnectionTest
     disconnected = Signal(object)        # list of steps
@@ -374,6 +376,7 @@ class ConnectionPage(QWidget):
         self._countdown.stop()
         self.stack.setCurrentIndex(0)
         self.status_changed.emit("No portal connected")
+        self.link_state_changed.emit("")
 
     def _apply(self, hub_id: int, snapshot: PortalSnapshot | None) -> None:
         self._pending = None
@@ -476,6 +479,7 @@ class ConnectionPage(QWidget):
         self.test_button.setEnabled(state is not LinkState.DISCONNECTED and not needs_reconnect)
         self.disconnect_button.setEnabled(state is not LinkState.DISCONNECTED)
         self.status_changed.emit(f"{snap.name}: {_STATE_LABEL[state].lower()}")
+        self.link_state_changed.emit(str(state))
 
     def _tick(self) -> None:
         snap = self._snapshot
@@ -581,6 +585,7 @@ class ConnectionPage(QWidget):
         self._last_test = None
         self.set_portal(hub_id)
         self.portals_changed.emit(hub_id)
+        self.portal_connected.emit(hub_id)
 
     def ask_disconnect(self) -> QMessageBox | None:
         """Ask whether to keep the local history (the default) or delete it."""

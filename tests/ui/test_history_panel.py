@@ -1,0 +1,270 @@
+"""The history panel: timeline, read-only viewer (tree and raw JSON), stale loads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from typing import Any, Callable
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from wg_desktop.services.workflows import WorkflowQueries
+from wg_desktop.store.models import Portal, PortalStatus, Workflow
+from wg_desktop.store.versions import VersionInfo, add_version
+from wg_desktop.ui.app import StoreSessionPool
+from wg_desktop.ui.jobs import run_off_gui_thread
+from wg_desktop.ui.json_tree import (ELIDE_AT, JsonTreeModel, build_json_tree, elide,
+                                     plain_tooltip)
+from wg_desktop.ui.pages.history_panel import (HistoryPanel, format_json, origin_label,
+                                               size_text, version_number)
+
+WAIT = 10_000
+T0 = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
+LONG_TEXT = "Send the welcome email. " * 20          # longer than the view shows
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, limit, expected", [
+    ("short", 10, "short"), ("exactly10!", 10, "exactly10!"),
+    ("eleven chars", 10, "eleven ch…"), ("", 3, "")])
+def test_elide(text, limit, expected):
+    assert elide(text, limit) == expected
+    assert len(elide(text, limit)) <= limit
+
+
+def test_plain_tooltip_escapes_markup():
+    assert plain_tooltip("<b>x</b> & y") == \
+        "<p style='white-space:pre-wrap'>&lt;b&gt;x&lt;/b&gt; &amp; y</p>"
+
+
+def test_json_tree_keeps_stored_key_order_and_elides_long_strings():
+    document = {"zeta": 1, "alpha": {"b": None, "a": True}, "list": ["x", LONG_TEXT],
+                "note": "line1\nline2"}
+    root = build_json_tree(document)
+    assert [n.key for n in root.children] == ["zeta", "alpha", "list", "note"]
+    assert [n.key for n in root.children[1].children] == ["b", "a"]
+    assert [n.shown for n in root.children[1].children] == ["null", "true"]
+    assert root.children[1].shown == "{2 keys}" and root.children[2].shown == "[2 items]"
+    long = root.children[2].children[1]
+    assert long.key == "[1]" and long.path() == "list[1]"
+    assert len(long.shown) == ELIDE_AT and long.shown.endswith("…") and long.elided
+    assert long.full_text == LONG_TEXT
+    assert root.children[3].shown == '"line1\\nline2"'      # one line in the view
+    assert root.children[1].children[0].path() == "alpha.b"
+
+
+def test_json_tree_of_deep_nesting_does_not_recurse():
+    document: Any = "leaf"
+    for _ in range(5_000):
+        document = {"next": document}
+    node = build_json_tree(document)
+    depth = 0
+    while node.children:
+        node = node.children[0]
+        depth += 1
+    assert depth == 5_000 and node.shown == '"leaf"'
+
+
+def test_version_number_counts_from_the_oldest():
+    def info(i: int) -> VersionInfo:
+        return VersionInfo(i, 1, T0, "", "", "sync", "", 0, 0, "")
+    newest_first = [info(30), info(20), info(10)]
+    assert [version_number(newest_first, i) for i in (30, 20, 10, 99)] == [3, 2, 1, None]
+
+
+@pytest.mark.parametrize("n, text", [(0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 KB"),
+                                     (5 * 1024 * 1024, "5.0 MB")])
+def test_size_text(n, text):
+    assert size_text(n) == text
+
+
+# -- a workflow with three versions --------------------------------------------------------
+
+DEFINITIONS = [
+    {"name": "Onboarding", "isEnabled": False,
+     "actions": [{"actionId": "1", "fields": {"body": LONG_TEXT}}]},
+    {"name": "Onboarding v2", "isEnabled": False,
+     "actions": [{"actionId": "1", "fields": {"body": LONG_TEXT}}]},
+    {"name": "Onboarding v2", "isEnabled": True,
+     "actions": [{"actionId": "1", "fields": {"body": LONG_TEXT}},
+                 {"actionId": "2", "fields": {"delay": 3600}}]},
+]
+ORIGINS = ["sync", "restore", "import"]
+
+
+@pytest.fixture
+def workflow(ctx) -> Workflow:
+    with ctx.store.writing():
+        portal = Portal.create(hub_id=777, name="Acme", auth_kind="private_app",
+                               status=PortalStatus.CONNECTED)
+        flow = Workflow.create(portal=portal, flow_id="9001", name="Onboarding v2",
+                               object_type_id="0-1")
+        for n, (definition, origin) in enumerate(zip(DEFINITIONS, ORIGINS)):
+            add_version(flow, definition, origin=origin, revision_id=str(n + 1),
+                        captured_at=T0 + dt.timedelta(days=n))
+    return flow
+
+
+@pytest.fixture
+def queries(ctx) -> WorkflowQueries:
+    return WorkflowQueries(ctx.store, ctx.audit)
+
+
+def make_panel(qtbot, queries, runner) -> HistoryPanel:
+    panel = HistoryPanel(queries, runner)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 520)
+    panel.show()
+    return panel
+
+
+def timeline(panel: HistoryPanel, column: int) -> list[str]:
+    proxy = panel.versions_proxy
+    return [proxy.index(r, column).data() for r in range(proxy.rowCount())]
+
+
+def tree_rows(model: JsonTreeModel, parent: QModelIndex = QModelIndex()) -> list[tuple]:
+    return [(model.index(r, 0, parent).data(), model.index(r, 1, parent).data())
+            for r in range(model.rowCount(parent))]
+
+
+def test_timeline_lists_versions_newest_first_with_origin_and_summary(qtbot, queries,
+                                                                      workflow, runner):
+    panel = make_panel(qtbot, queries, runner)
+    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT) as loaded:
+        panel.show_workflow(workflow.id)
+    assert loaded.args == [3]
+    assert timeline(panel, 0) == ["v3", "v2", "v1"]
+    assert timeline(panel, 2) == ["Import", "Restore", "Sync"]
+    assert timeline(panel, 3) == ["turned on; 1 action added", "renamed",
+                                  "first captured (1 action)"]
+    local = [(T0 + dt.timedelta(days=n)).astimezone().strftime("%Y-%m-%d %H:%M")
+             for n in (2, 1, 0)]
+    assert timeline(panel, 1) == local
+    assert panel.title.text() == "Onboarding v2"
+    assert "Flow 9001" in panel.subtitle.text() and "3 versions" in panel.subtitle.text()
+
+    panel.origin.setCurrentIndex(panel.origin.findData("restore"))
+    assert timeline(panel, 0) == ["v2"]
+    panel.origin.setCurrentIndex(0)
+    assert origin_label("import") == "Import" and origin_label("other") == "other"
+
+
+def test_opening_a_version_shows_its_json_in_tree_and_raw_view(qtbot, queries, workflow,
+                                                               runner):
+    panel = make_panel(qtbot, queries, runner)
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT) as newest:
+        panel.show_workflow(workflow.id)
+    history = queries.history(workflow)
+    assert newest.args == [history[0].id]                  # the newest opens by itself
+
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT) as opened:
+        panel.timeline.selectRow(2)                          # v1, the oldest
+    assert opened.args == [history[2].id] == [panel.shown_version_id]
+    assert panel.caption.text().startswith("v1 of 3")
+
+    model = panel.json_model
+    _, stored = queries.version(workflow, 1)          # keys in the order they are stored
+    assert stored == DEFINITIONS[0]
+    shown = dict(tree_rows(model))
+    assert list(shown) == list(stored)
+    assert shown == {"name": '"Onboarding"', "isEnabled": "false", "actions": "[1 item]"}
+    actions = model.index(list(stored).index("actions"), 0)
+    fields = model.index(1, 0, model.index(0, 0, actions))
+    assert fields.data() == "fields"
+    body = model.index(0, 1, fields)
+    assert model.index(0, 0, fields).data() == "body"
+    assert body.data().endswith("…") and len(body.data()) == ELIDE_AT
+    assert body.data(Qt.ItemDataRole.ToolTipRole) == plain_tooltip(LONG_TEXT)
+
+    assert panel.viewer_stack.currentWidget() is panel.tree
+    panel.expand_button.click()
+    assert panel.tree.isExpanded(fields)
+    assert panel.grab().save("/tmp/history-panel.png")
+
+    panel.raw_toggle.click()
+    assert panel.viewer_stack.currentWidget() is panel.raw
+    assert panel.raw.isReadOnly()
+    assert panel.raw.toPlainText() == format_json(stored)
+    assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[0]
+    assert not panel.expand_button.isEnabled()
+    assert panel.grab().save("/tmp/history-panel-raw.png")
+
+    # With the raw view open, choosing another version shows that one's text.
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        panel.timeline.selectRow(0)
+    assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[2]
+
+
+class ManualPool:
+    """Holds work until the test runs it, in any order (a slow disk, a late answer)."""
+
+    def __init__(self) -> None:
+        self.tasks: list[Callable[[], Any]] = []
+
+    def start(self, fn: Callable[[], Any], /, priority: int = 0) -> None:
+        self.tasks.append(fn)
+
+    def waitForDone(self, msecs: int = -1, /) -> bool:  # noqa: N802 - Qt's name
+        return not self.tasks
+
+    def run_next(self) -> None:
+        self.tasks.pop(0)()
+
+
+def test_a_stale_version_load_is_dropped(qtbot, ctx, queries, workflow):
+    pool = ManualPool()
+    panel = make_panel(qtbot, queries, functools.partial(
+        run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store)))
+    history = queries.history(workflow)
+    loaded: list[int] = []
+    panel.version_loaded.connect(loaded.append)
+
+    panel.show_workflow(workflow.id)
+    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
+        pool.run_next()
+    # The newest version is selected and its load requested (after the debounce)...
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
+    newest_load = pool.tasks.pop()
+    # ...then the admin picks v1 before that answer came back.
+    panel.timeline.selectRow(2)
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        pool.run_next()                                     # v1 answers first
+    newest_load()                                           # the late answer for v3
+    qtbot.wait(100)                                         # let it be delivered (or not)
+
+    assert loaded == [history[2].id]
+    assert panel.shown_version_id == history[2].id
+    panel.raw_toggle.click()
+    assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[0]
+    assert panel.caption.text().startswith("v1 of 3")
+
+
+def test_a_stale_history_load_is_dropped(qtbot, ctx, queries, workflow):
+    pool = ManualPool()
+    panel = make_panel(qtbot, queries, functools.partial(
+        run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store)))
+    with ctx.store.writing():
+        other = Workflow.create(portal=workflow.portal, flow_id="9002", name="Other")
+        add_version(other, {"name": "Other"}, origin="sync")
+    panel.show_workflow(workflow.id)
+    panel.show_workflow(other.id)
+    first, second = pool.tasks
+    pool.tasks.clear()
+    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
+        second()
+    first()
+    qtbot.wait(100)
+    assert panel.title.text() == "Other" and timeline(panel, 0) == ["v1"]
+
+
+def test_missing_workflow_is_reported_plainly(qtbot, queries, runner):
+    panel = make_panel(qtbot, queries, runner)
+    with qtbot.waitSignal(panel.load_failed, timeout=WAIT) as failed:
+        panel.show_workflow(123_456)
+    assert failed.args == ["This workflow is no longer stored."]
+    assert panel.versions_proxy.rowCount() == 0

@@ -1,0 +1,80 @@
+"""The Workflows page inside the main window: current portal, offline banner,
+notifications of changes, the background sync job, sync after connecting."""
+
+from __future__ import annotations
+
+from wg_desktop.store.models import Portal, PortalStatus, Workflow
+
+
+def connect_and_show(qtbot, hub_window, hubspot, demo):
+    portal = hubspot.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))
+    hub_window.reload_portals(select=portal.hub_id)
+    qtbot.waitUntil(lambda: hub_window.current_portal() == portal.hub_id, timeout=5000)
+    return portal
+
+
+def test_workflows_page_follows_the_current_portal_and_syncs(qtbot, hub_window, hubspot, demo):
+    portal = connect_and_show(qtbot, hub_window, hubspot, demo)
+    page = hub_window.show_page("Workflows")
+    assert page.hub_id == portal.hub_id
+    notes = []
+    hub_window.notify = lambda title, message: notes.append((title, message))
+    with qtbot.waitSignal(page.sync_finished, timeout=20_000):
+        page.start_sync()
+    assert Workflow.select().count() == len(demo.flow_ids(portal.hub_id))
+    qtbot.waitUntil(lambda: bool(notes), timeout=5000)
+    assert notes[0][0].startswith("Workflows changed in")
+    assert "created" in notes[0][1]
+
+
+def test_background_sync_job_notifies_changes(qtbot, hub_window, hubspot, demo):
+    portal = connect_and_show(qtbot, hub_window, hubspot, demo)
+    names = [spec.name for spec in hub_window.scheduler.specs()]
+    assert "sync" in names
+    hubspot.sync.sync(portal.hub_id)
+    changed = [c for c in demo.drift_once(3) if c.kind == "changed"]
+    notes = []
+    hub_window.notify = lambda title, message: notes.append(message)
+    with qtbot.waitSignal(hub_window.scheduler.finished, timeout=20_000):
+        hub_window.scheduler.run_now("sync")
+    qtbot.waitUntil(lambda: bool(notes), timeout=5000)
+    assert changed and "changed" in notes[0]
+
+
+def test_a_newly_connected_portal_is_synced_at_once(qtbot, hub_window, hubspot, demo):
+    portal = hubspot.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))
+    page = hub_window.workflows_page
+    with qtbot.waitSignal(page.sync_finished, timeout=20_000):
+        hub_window.connection_page.portal_connected.emit(portal.hub_id)
+    assert hub_window.current_portal() == portal.hub_id
+    assert Workflow.select().count() == len(demo.flow_ids(portal.hub_id))
+
+
+def test_offline_banner_when_the_portal_needs_reconnecting(qtbot, hub_window, hubspot, demo):
+    portal = connect_and_show(qtbot, hub_window, hubspot, demo)
+    page = hub_window.workflows_page
+    qtbot.waitUntil(lambda: page.sync_button.isEnabled(), timeout=5000)
+    Portal.update(status=PortalStatus.RECONNECT_NEEDED).execute()
+    hub_window.connection_page.reload()
+    qtbot.waitUntil(lambda: not page.sync_button.isEnabled(), timeout=5000)
+    assert "reconnect needed" in page.banner.text()
+
+
+def test_realtime_sync_off_registers_no_sync_job(qtbot, data_dir, demo):
+    from tests.support.context import make_context
+    from wg_desktop.services.hubspot_setup import build_hubspot_services
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    context = make_context(data_dir / "off", {"WG_FEATURES_REALTIME_SYNC": "false"})
+    services = build_hubspot_services(context.settings, context.store, context.audit,
+                                      context.secrets, demo=demo)
+    try:
+        win = create_main_window(context, SynchronousPool(), services)
+        qtbot.addWidget(win)
+        assert "sync" not in [spec.name for spec in win.scheduler.specs()]
+        win.quitting = True
+        win.close()
+    finally:
+        services.clients.close()
+        context.close()

@@ -1,0 +1,516 @@
+"""History panel: the stored versions of one workflow, newest first, and a
+read-only viewer of the selected version (a collapsible JSON tree, or the raw
+JSON text).
+
+Every read (the history list, a version's body) runs through the runner; the
+JSON tree and the raw text are built on the worker too, so the GUI thread only
+swaps finished results in. Selecting versions quickly is debounced, and a late
+answer for a version (or workflow) that is no longer selected is discarded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex,
+                            QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal)
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QPlainTextEdit, QPushButton, QSplitter, QStackedWidget,
+                               QTableView, QTreeView, QVBoxLayout, QWidget)
+
+from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
+from wg_desktop.store.models import Workflow
+from wg_desktop.store.versions import VersionInfo
+from wg_desktop.ui.json_tree import JsonNode, JsonTreeModel, build_json_tree, plain_tooltip
+
+SELECTION_DEBOUNCE_MS = 150
+
+
+# -- what is shown (pure) ------------------------------------------------------------------
+
+ORIGIN_LABELS = {"sync": "Sync", "restore": "Restore", "import": "Import"}
+
+
+def origin_label(origin: str) -> str:
+    return ORIGIN_LABELS.get(origin, origin)
+
+
+def local_time_text(value: dt.datetime | None) -> str:
+    """An aware UTC instant as local wall-clock time (naive values are taken as UTC)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def size_text(n: int) -> str:
+    """1 536 -> '1.5 KB' (binary units, one decimal above bytes)."""
+    value = float(n)
+    for unit in ("bytes", "KB", "MB"):
+        if value < 1024 or unit == "MB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def version_number(versions: list[VersionInfo], version_id: int) -> int | None:
+    """The 1-based number of ``version_id`` in a newest-first history (1 = oldest),
+    as ``WorkflowQueries.version`` expects it; None when it is not there."""
+    for position, info in enumerate(versions):
+        if info.id == version_id:
+            return len(versions) - position
+    return None
+
+
+def format_json(document: Any) -> str:
+    """Pretty JSON for the raw view; key order as stored, non-ASCII kept."""
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class WorkflowHistory:
+    """What ``show_workflow`` loads: the header facts and the timeline."""
+
+    workflow_id: int
+    name: str
+    flow_id: str
+    hub_id: int
+    deleted: bool
+    versions: list[VersionInfo]
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A version ready to show (tree and text were built off the GUI thread)."""
+
+    info: VersionInfo
+    number: int
+    total: int
+    tree: JsonNode
+    raw_text: str
+
+
+class HistoryChanged(LookupError):
+    """The selected version is no longer stored (pruned, or the history moved)."""
+
+
+def load_history(queries: WorkflowQueries, workflow_id: int) -> WorkflowHistory:
+    """Worker thread."""
+    workflow = Workflow.get_or_none(Workflow.id == workflow_id)
+    if workflow is None:
+        raise WorkflowNotFound("This workflow is no longer stored.")
+    versions = queries.history(workflow)
+    return WorkflowHistory(workflow.id, workflow.name, workflow.flow_id, workflow.portal.hub_id,
+                           workflow.deleted_at is not None, versions)
+
+
+def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) -> LoadedVersion:
+    """Worker thread. ``WorkflowQueries.version`` reads a plain number as the
+    history position before trying it as an id, so the position is asked for
+    and the id is checked on the answer."""
+    workflow = Workflow.get_or_none(Workflow.id == workflow_id)
+    if workflow is None:
+        raise WorkflowNotFound("This workflow is no longer stored.")
+    versions = queries.history(workflow)
+    number = version_number(versions, version_id)
+    if number is None:
+        raise HistoryChanged("This version is no longer stored; the history was reloaded.")
+    info, document = queries.version(workflow, number)
+    if info.id != version_id:
+        raise HistoryChanged("The history changed while loading; it was reloaded.")
+    return LoadedVersion(info, number, len(versions), build_json_tree(document),
+                         format_json(document))
+
+
+# -- models --------------------------------------------------------------------------------
+
+VERSION_COLUMNS = ("#", "Captured", "Origin", "Summary", "Size")
+ALL_ORIGINS = ""
+
+
+class VersionTableModel(QAbstractTableModel):
+    """The timeline, newest first, as the store answers it."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.versions: list[VersionInfo] = []
+
+    def set_versions(self, versions: list[VersionInfo]) -> None:
+        self.beginResetModel()
+        self.versions = list(versions)
+        self.endResetModel()
+
+    def number(self, row: int) -> int:
+        return len(self.versions) - row
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.versions)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(VERSION_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return VERSION_COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        info = self.versions[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return f"v{self.number(index.row())}"
+            if column == 1:
+                return local_time_text(info.captured_at)[:16]     # seconds in the tooltip
+            if column == 2:
+                return origin_label(info.origin)
+            if column == 3:
+                return info.summary
+            return size_text(info.raw_size)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 3 and info.summary:
+                return plain_tooltip(info.summary)
+            if column == 4:
+                return (f"{info.raw_size:,} bytes of JSON, {info.stored_size:,} bytes stored "
+                        "(compressed)")
+            if column == 1:
+                text = f"Captured {local_time_text(info.captured_at)}"
+                if info.revision_id:
+                    text += (f"\nHubSpot revision {info.revision_id}, updated "
+                             f"{info.remote_updated_at or 'unknown'}")
+                return plain_tooltip(text)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 4):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.UserRole:
+            return info.id
+        return None
+
+
+class OriginFilterProxy(QSortFilterProxyModel):
+    """Keeps the store's newest-first order; filters by origin."""
+
+    def __init__(self, source: VersionTableModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._versions = source
+        self._origin = ALL_ORIGINS
+        self.setSourceModel(source)
+
+    def set_origin(self, origin: str) -> None:
+        self.beginFilterChange()
+        self._origin = origin
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int,
+                         source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        return not self._origin or self._versions.versions[source_row].origin == self._origin
+
+
+# -- the panel -----------------------------------------------------------------------------
+
+class HistoryPanel(QWidget):
+    history_loaded = Signal(int)     # number of versions shown for the current workflow
+    version_loaded = Signal(int)     # id of the version now in the viewer
+    load_failed = Signal(str)
+
+    def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.queries = queries
+        self._run = runner
+        self._workflow_id: int | None = None
+        self._history_task: Any = None
+        self._version_task: Any = None
+        self._shown_version: int | None = None
+        self._raw_text = ""              # the open version's JSON text, for the raw view
+        self._raw_stale = False          # the raw view does not show _raw_text yet
+
+        self.title = QLabel("Select a workflow to see its history")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)   # names are shown verbatim
+        self.title.setWordWrap(True)
+        title_font = QFont(self.title.font())
+        title_font.setBold(True)
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
+        self.title.setFont(title_font)
+        self.subtitle = QLabel("")
+        self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
+        self.subtitle.setStyleSheet("color:#516f90;")
+        self.origin = QComboBox()
+        self.origin.addItem("All origins", ALL_ORIGINS)
+        for origin, label in ORIGIN_LABELS.items():
+            self.origin.addItem(label, origin)
+        self.status = QLabel("")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setWordWrap(True)
+        self.status.hide()
+
+        self.versions_model = VersionTableModel(self)
+        self.versions_proxy = OriginFilterProxy(self.versions_model, self)
+        self.timeline = QTableView()
+        self.timeline.setModel(self.versions_proxy)
+        self.timeline.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.timeline.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.timeline.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.timeline.setAlternatingRowColors(True)
+        self.timeline.setWordWrap(False)
+        self.timeline.verticalHeader().setVisible(False)
+        header = self.timeline.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
+        # Widths from the font (not ResizeToContents, which measures every row).
+        metrics = self.timeline.fontMetrics()
+        bold = QFont(header.font())
+        bold.setBold(True)       # some styles draw header text bold
+        header_metrics = QFontMetrics(bold)
+        for column, sample in ((0, "v100"), (1, "2026-12-31 23:59"), (2, "Restore"),
+                               (4, "1023.9 KB")):
+            width = max(metrics.horizontalAdvance(sample),
+                        header_metrics.horizontalAdvance(VERSION_COLUMNS[column]))
+            self.timeline.setColumnWidth(column, width + 20)
+
+        self.caption = QLabel("No version selected")
+        self.caption.setTextFormat(Qt.TextFormat.PlainText)
+        self.caption.setToolTip("A read-only view of the stored definition")
+        self.expand_button = QPushButton("Expand all")
+        self.collapse_button = QPushButton("Collapse all")
+        self.raw_toggle = QPushButton("Raw JSON")
+        self.raw_toggle.setCheckable(True)
+        self.raw_toggle.setToolTip("Show the stored JSON as text")
+        self.json_model = JsonTreeModel(self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.json_model)
+        self.tree.setUniformRowHeights(True)     # fast scrolling through big definitions
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.tree.header().setStretchLastSection(True)
+        self.tree.setColumnWidth(0, 220)
+        self.raw = QPlainTextEdit()
+        self.raw.setReadOnly(True)
+        self.raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.TypeWriter)
+        self.raw.setFont(mono)
+        self.viewer_stack = QStackedWidget()
+        self.viewer_stack.addWidget(self.tree)
+        self.viewer_stack.addWidget(self.raw)
+
+        top = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        top.addLayout(titles, 1)
+        top.addWidget(QLabel("Origin:"))
+        top.addWidget(self.origin)
+
+        viewer_bar = QHBoxLayout()
+        viewer_bar.addWidget(self.caption, 1)
+        viewer_bar.addWidget(self.expand_button)
+        viewer_bar.addWidget(self.collapse_button)
+        viewer_bar.addWidget(self.raw_toggle)
+        viewer = QWidget()
+        viewer_layout = QVBoxLayout(viewer)
+        viewer_layout.setContentsMargins(0, 0, 0, 0)
+        viewer_layout.addLayout(viewer_bar)
+        viewer_layout.addWidget(self.viewer_stack, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.timeline)
+        self.splitter.addWidget(viewer)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([560, 540])     # room for the summary next to the viewer
+        self.splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.status)
+
+        # Arrowing through the timeline must not start a load per row passed.
+        self._select_debounce = QTimer(self, singleShot=True, interval=SELECTION_DEBOUNCE_MS)
+        self._select_debounce.timeout.connect(self._load_selected_version)
+        self.timeline.selectionModel().selectionChanged.connect(self._on_version_selection)
+        self.origin.currentIndexChanged.connect(
+            lambda: self.versions_proxy.set_origin(self.origin.currentData()))
+        self.raw_toggle.toggled.connect(self._show_raw)
+        self.expand_button.clicked.connect(self.tree.expandAll)
+        self.collapse_button.clicked.connect(self.tree.collapseAll)
+        self._set_viewer_enabled(False)
+
+    # -- public -----------------------------------------------------------------------
+
+    @property
+    def workflow_id(self) -> int | None:
+        return self._workflow_id
+
+    @property
+    def shown_version_id(self) -> int | None:
+        """The version whose JSON is in the viewer (None while empty)."""
+        return self._shown_version
+
+    def show_workflow(self, workflow_id: int) -> None:
+        """Load the timeline of ``workflow_id`` (the newest version is then opened)."""
+        self._drop_pending()
+        self._workflow_id = workflow_id
+        self.subtitle.setText("Loading history…")
+        self._history_task = self._run(
+            lambda: load_history(self.queries, workflow_id),
+            on_result=lambda history: self._show_history(workflow_id, history),
+            on_error=lambda error: self._history_failed(workflow_id, error))
+
+    def reload(self) -> None:
+        if self._workflow_id is not None:
+            self.show_workflow(self._workflow_id)
+
+    def clear(self) -> None:
+        self._drop_pending()
+        self._workflow_id = None
+        self.versions_model.set_versions([])
+        self._clear_viewer()
+        self.title.setText("Select a workflow to see its history")
+        self.subtitle.setText("")
+        self._set_status("")
+
+    def select_version(self, version_id: int) -> bool:
+        """Select (and so open) a version in the timeline; False if not listed."""
+        for row in range(self.versions_proxy.rowCount()):
+            index = self.versions_proxy.index(row, 0)
+            if index.data(Qt.ItemDataRole.UserRole) == version_id:
+                self.timeline.selectRow(row)
+                return True
+        return False
+
+    # -- loading ---------------------------------------------------------------------
+
+    def _drop_pending(self) -> None:
+        self._select_debounce.stop()
+        for task in (self._history_task, self._version_task):
+            if task is not None:
+                task.discard()          # its answer is for a previous selection
+        self._history_task = self._version_task = None
+
+    def _show_history(self, workflow_id: int, history: WorkflowHistory) -> None:
+        self._history_task = None
+        self.title.setText(history.name or "(unnamed workflow)")
+        state = " · deleted in HubSpot (history kept)" if history.deleted else ""
+        count = len(history.versions)
+        self.subtitle.setText(f"Flow {history.flow_id} · portal {history.hub_id} · "
+                              f"{count} version{'s' if count != 1 else ''}{state}")
+        previous = self._shown_version
+        self.versions_model.set_versions(history.versions)
+        self._set_status("" if count else "No stored version yet.")
+        self.history_loaded.emit(count)
+        # Keep the open version when reloading the same history, else open the newest.
+        if not (previous is not None and self.select_version(previous)):
+            self._clear_viewer()
+            if self.versions_proxy.rowCount():
+                self.timeline.selectRow(0)
+
+    def _history_failed(self, workflow_id: int, error: BaseException) -> None:
+        self._history_task = None
+        self.versions_model.set_versions([])
+        self._clear_viewer()
+        message = (str(error) if isinstance(error, WorkflowNotFound)
+                   else f"Could not read the history: {error}")
+        self._set_status(message)
+        self.load_failed.emit(message)
+
+    def _on_version_selection(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        if self._version_task is not None:
+            self._version_task.discard()    # superseded by the new selection
+            self._version_task = None
+        self._select_debounce.start()
+
+    def _selected_version_id(self) -> int | None:
+        rows = self.timeline.selectionModel().selectedRows()
+        return rows[0].data(Qt.ItemDataRole.UserRole) if rows else None
+
+    def _load_selected_version(self) -> None:
+        version_id = self._selected_version_id()
+        workflow_id = self._workflow_id
+        if version_id is None or workflow_id is None:
+            return
+        if version_id == self._shown_version:
+            return
+        if self._version_task is not None:
+            self._version_task.discard()
+        self.caption.setText("Loading version…")
+        self._version_task = self._run(
+            lambda: load_version(self.queries, workflow_id, version_id),
+            on_result=self._show_version, on_error=self._version_failed)
+
+    def _show_version(self, loaded: LoadedVersion) -> None:
+        self._version_task = None
+        info = loaded.info
+        self._shown_version = info.id
+        self.caption.setText(f"v{loaded.number} of {loaded.total} · "
+                             f"{local_time_text(info.captured_at)} · "
+                             f"{origin_label(info.origin)}")
+        self.json_model.set_tree(loaded.tree)
+        self.tree.expandToDepth(0)
+        # Laying out a large text costs the GUI thread; only when it is on screen.
+        self._raw_text = loaded.raw_text
+        self._raw_stale = True
+        if self.raw_toggle.isChecked():
+            self._fill_raw()
+        self._set_status("")
+        self._set_viewer_enabled(True)
+        self.version_loaded.emit(info.id)
+
+    def _version_failed(self, error: BaseException) -> None:
+        self._version_task = None
+        self._clear_viewer()
+        if isinstance(error, (HistoryChanged, WorkflowNotFound)):
+            message = str(error)
+        else:
+            message = f"Could not open this version: {error}"
+        self.caption.setText("Could not open this version")
+        self._set_status(message)
+        self.load_failed.emit(message)
+        if isinstance(error, HistoryChanged):
+            self.reload()
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    # -- viewer --------------------------------------------------------------------------
+
+    def _clear_viewer(self) -> None:
+        self._shown_version = None
+        self.json_model.clear()
+        self.raw.clear()
+        self._raw_text = ""
+        self._raw_stale = False
+        self.caption.setText("No version selected")
+        self._set_viewer_enabled(False)
+
+    def _set_viewer_enabled(self, enabled: bool) -> None:
+        for widget in (self.expand_button, self.collapse_button):
+            widget.setEnabled(enabled and not self.raw_toggle.isChecked())
+        self.raw_toggle.setEnabled(enabled)
+
+    def _fill_raw(self) -> None:
+        if self._raw_stale:
+            self.raw.setPlainText(self._raw_text)
+            self._raw_stale = False
+
+    def _show_raw(self, raw: bool) -> None:
+        if raw:
+            self._fill_raw()
+        self.viewer_stack.setCurrentWidget(self.raw if raw else self.tree)
+        for widget in (self.expand_button, self.collapse_button):
+            widget.setEnabled(not raw and self._shown_version is not None)
