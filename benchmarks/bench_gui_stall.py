@@ -173,7 +173,7 @@ def measure() -> tuple[SyncRun, SyncRun]:
     from wg_desktop.paths import Paths
     from wg_desktop.services.hubspot_setup import build_hubspot_services
     from wg_desktop.services.workflows import WorkflowQueries
-    from wg_desktop.ui.app import StoreSessionPool
+    from wg_desktop.ui.app import StoreSessionPool, tune_garbage_collector
     from wg_desktop.ui.jobs import run_off_gui_thread
     from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 
@@ -200,6 +200,7 @@ def measure() -> tuple[SyncRun, SyncRun]:
                         page.resize(1280, 800)
                         page.show()
                         _wait_for(page.loaded, lambda: page.set_portal(hub_id))
+                        tune_garbage_collector()     # as run_gui does after start-up
                         heartbeat = Heartbeat()
                         timer = QTimer()
                         timer.setTimerType(Qt.TimerType.PreciseTimer)
