@@ -18,7 +18,7 @@ from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.json_tree import (ELIDE_AT, JsonTreeModel, build_json_tree, elide,
                                      plain_tooltip)
 from wg_desktop.ui.pages.history_panel import (HistoryPanel, format_json, origin_label,
-                                               size_text, version_number)
+                                               size_text)
 
 WAIT = 10_000
 T0 = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
@@ -66,13 +66,6 @@ def test_json_tree_of_deep_nesting_does_not_recurse():
         node = node.children[0]
         depth += 1
     assert depth == 5_000 and node.shown == '"leaf"'
-
-
-def test_version_number_counts_from_the_oldest():
-    def info(i: int) -> VersionInfo:
-        return VersionInfo(i, 1, T0, "", "", "sync", "", 0, 0, "")
-    newest_first = [info(30), info(20), info(10)]
-    assert [version_number(newest_first, i) for i in (30, 20, 10, 99)] == [3, 2, 1, None]
 
 
 @pytest.mark.parametrize("n, text", [(0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 KB"),

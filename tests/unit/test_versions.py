@@ -170,3 +170,22 @@ def test_migration_3_adds_delta_columns_to_an_old_database(data_dir):
     assert {"encoding", "base_id"} <= columns
     assert WorkflowVersion.get().encoding == "zstd"
     store.close()
+
+
+def test_queries_address_versions_by_number_or_by_id(workflow):
+    from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
+
+    ids = [vs.add_version(workflow, {"n": i}, origin="sync", captured_at=t(i)).id
+           for i in range(3)]
+    queries = WorkflowQueries(None, None)
+    assert queries.version(workflow)[1] == {"n": 2}
+    assert queries.version(workflow, "1")[1] == {"n": 0}
+    assert queries.version(workflow, "v2")[1] == {"n": 1}
+    info, number, body = queries.version_by_id(workflow, ids[0])
+    assert (info.id, number, body) == (ids[0], 1, {"n": 0})
+    for bad in ("0", "4", str(ids[2]) if ids[2] > 3 else "99", "x"):
+        with pytest.raises(WorkflowNotFound):
+            queries.version(workflow, bad)
+    with pytest.raises(WorkflowNotFound):
+        queries.version_by_id(workflow, 10_000)
+    assert queries.get(workflow.id).id == workflow.id

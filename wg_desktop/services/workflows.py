@@ -100,26 +100,42 @@ class WorkflowQueries:
             raise WorkflowNotFound(f"No stored workflow '{text}' (see 'wg-desktop workflows').")
         return match
 
+    def get(self, workflow_id: int) -> Workflow:
+        workflow = Workflow.get_or_none(Workflow.id == workflow_id)
+        if workflow is None:
+            raise WorkflowNotFound("This workflow is no longer stored.")
+        return workflow
+
     def history(self, workflow: Workflow) -> list[VersionInfo]:
         return history(workflow)
 
-    def version(self, workflow: Workflow, version_ref: str | int | None = None
+    def version(self, workflow: Workflow, number: str | int | None = None
                 ) -> tuple[VersionInfo, dict[str, Any]]:
-        """A version by id or by its number in the history (1 = oldest); latest by default."""
+        """A version by its number in the history (1 = oldest, as 'history'
+        prints it, 'v3' accepted too); the latest by default."""
         versions = history(workflow)
         if not versions:
             raise WorkflowNotFound(f"'{workflow.name}' has no stored version.")
-        if version_ref is None:
+        if number is None:
             info = versions[0]
         else:
-            text = str(version_ref)
-            numbered = {str(len(versions) - i): v for i, v in enumerate(versions)}
-            by_id = {str(v.id): v for v in versions}
-            info = numbered.get(text.removeprefix("v")) or by_id.get(text)
-            if info is None:
-                raise WorkflowNotFound(f"'{workflow.name}' has no version '{text}' "
+            text = str(number).strip().lower().removeprefix("v")
+            position = int(text) if text.isdigit() else 0
+            if not 1 <= position <= len(versions):
+                raise WorkflowNotFound(f"'{workflow.name}' has no version '{number}' "
                                        f"(1 to {len(versions)}).")
+            info = versions[len(versions) - position]
         return info, version_json(WorkflowVersion.get_by_id(info.id))
+
+    def version_by_id(self, workflow: Workflow, version_id: int
+                      ) -> tuple[VersionInfo, int, dict[str, Any]]:
+        """A version by its database id: (info, its number, definition)."""
+        versions = history(workflow)
+        for index, info in enumerate(versions):
+            if info.id == version_id:
+                return (info, len(versions) - index,
+                        version_json(WorkflowVersion.get_by_id(info.id)))
+        raise WorkflowNotFound("This version is no longer stored.")
 
     # -- export / import -------------------------------------------------------------------
 

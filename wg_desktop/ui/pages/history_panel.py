@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QTableView, QTreeView, QVBoxLayout, QWidget)
 
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
-from wg_desktop.store.models import Workflow
 from wg_desktop.store.versions import VersionInfo
 from wg_desktop.ui.json_tree import JsonNode, JsonTreeModel, build_json_tree, plain_tooltip
 
@@ -56,15 +55,6 @@ def size_text(n: int) -> str:
             return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
-
-
-def version_number(versions: list[VersionInfo], version_id: int) -> int | None:
-    """The 1-based number of ``version_id`` in a newest-first history (1 = oldest),
-    as ``WorkflowQueries.version`` expects it; None when it is not there."""
-    for position, info in enumerate(versions):
-        if info.id == version_id:
-            return len(versions) - position
-    return None
 
 
 def format_json(document: Any) -> str:
@@ -101,29 +91,22 @@ class HistoryChanged(LookupError):
 
 def load_history(queries: WorkflowQueries, workflow_id: int) -> WorkflowHistory:
     """Worker thread."""
-    workflow = Workflow.get_or_none(Workflow.id == workflow_id)
-    if workflow is None:
-        raise WorkflowNotFound("This workflow is no longer stored.")
+    workflow = queries.get(workflow_id)
     versions = queries.history(workflow)
     return WorkflowHistory(workflow.id, workflow.name, workflow.flow_id, workflow.portal.hub_id,
                            workflow.deleted_at is not None, versions)
 
 
 def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) -> LoadedVersion:
-    """Worker thread. ``WorkflowQueries.version`` reads a plain number as the
-    history position before trying it as an id, so the position is asked for
-    and the id is checked on the answer."""
-    workflow = Workflow.get_or_none(Workflow.id == workflow_id)
-    if workflow is None:
-        raise WorkflowNotFound("This workflow is no longer stored.")
-    versions = queries.history(workflow)
-    number = version_number(versions, version_id)
-    if number is None:
-        raise HistoryChanged("This version is no longer stored; the history was reloaded.")
-    info, document = queries.version(workflow, number)
-    if info.id != version_id:
-        raise HistoryChanged("The history changed while loading; it was reloaded.")
-    return LoadedVersion(info, number, len(versions), build_json_tree(document),
+    """Worker thread."""
+    workflow = queries.get(workflow_id)
+    try:
+        info, number, document = queries.version_by_id(workflow, version_id)
+    except WorkflowNotFound:
+        raise HistoryChanged("This version is no longer stored; the history was "
+                             "reloaded.") from None
+    total = len(queries.history(workflow))
+    return LoadedVersion(info, number, total, build_json_tree(document),
                          format_json(document))
 
 
