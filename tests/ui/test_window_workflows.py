@@ -78,3 +78,19 @@ def test_realtime_sync_off_registers_no_sync_job(qtbot, data_dir, demo):
     finally:
         services.clients.close()
         context.close()
+
+
+def test_rate_limit_wait_is_shown_in_the_status_bar(qtbot, hub_window, hubspot, demo):
+    import threading
+
+    portal = connect_and_show(qtbot, hub_window, hubspot, demo)
+    client = hubspot.clients.client(portal.hub_id)
+    # What the client does from a worker thread just before it waits for its budget.
+    announce = client._wait_notifier(None)
+    worker = threading.Thread(target=announce, args=(23.0, "app budget: 100 requests per minute"))
+    worker.start()
+    worker.join(5)
+    qtbot.waitUntil(lambda: "waiting 23 s" in hub_window.statusBar().currentMessage(),
+                    timeout=5000)
+    message = hub_window.statusBar().currentMessage()
+    assert message.startswith(portal.name) and "100 requests per minute" in message

@@ -78,9 +78,10 @@ class NoHubSpotPage(QWidget):
 
 
 class _ReauthEvents(QObject):
-    """A client's "reconnect needed" (worker thread) -> the GUI thread."""
+    """A client's "reconnect needed" and rate-limit waits (worker threads) -> the GUI thread."""
 
     reauth_needed = Signal(str)   # portal key
+    waiting = Signal(str, float, str)   # portal key, seconds, reason
 
 
 class _SyncEvents(QObject):
@@ -145,12 +146,14 @@ class MainWindow(QMainWindow):
             self.current_portal_changed.connect(self.connection_page.set_portal)
             self._reauth_events = _ReauthEvents(self)
             self._reauth_events.reauth_needed.connect(self._client_needs_reauth)
+            self._reauth_events.waiting.connect(self._client_waiting)
             events = self._reauth_events
 
             def watch(client: Any) -> None:
                 # Runs inside PortalClients.client(): it must never raise there.
                 try:
                     client.add_reauth_listener(events.reauth_needed.emit)
+                    client.add_wait_listener(events.waiting.emit)
                 except RuntimeError:
                     pass          # the window is gone (its C++ side deleted)
 
@@ -329,6 +332,12 @@ class MainWindow(QMainWindow):
         self.notify("Reconnect needed",
                     f"HubSpot no longer accepts the sign-in of {name or hub_id}. Open "
                     f"{APP_DISPLAY_NAME} → Connection and press Reconnect.")
+
+    def _client_waiting(self, portal_key: str, seconds: float, reason: str) -> None:
+        """Say why nothing seems to happen: a rate-limit or back-off wait."""
+        name = next((n for h, n, _ in self._portal_rows if str(h) == portal_key), portal_key)
+        self.statusBar().showMessage(f"{name}: waiting {seconds:.0f} s — {reason}",
+                                     int(max(seconds, 3) * 1000))
 
     def _client_needs_reauth(self, portal_key: str) -> None:
         if not portal_key.isdigit():
