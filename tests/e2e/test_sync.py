@@ -197,3 +197,29 @@ def test_html_in_names_and_unknown_fields_are_kept_verbatim(ctx):
         assert stored["actions"][0]["actionTypeId"] == "0-99999999"
         assert stored["actions"][0]["fields"] == {"mystery": [1, 2]}
         hub.clients.close()
+
+
+def test_a_2_mb_workflow_syncs_and_reads_back(ctx):
+    import httpx
+
+    with DemoPortal(DemoConfig(seed=29, workflows=4, burst_limit=10_000,
+                               strict_put_keys=False)) as demo:
+        hub, sync, hub_id = setup(ctx, demo)
+        headers = {"Authorization": f"Bearer {demo.private_app_token(hub_id)}"}
+        actions = [{"actionId": str(i), "actionTypeId": "0-4", "actionTypeVersion": 0,
+                    "type": "SINGLE_CONNECTION",
+                    "fields": {"body": f"email {i} " + "lorem ipsum dolor sit amet " * 30}}
+                   for i in range(1, 2500)]
+        created = httpx.post(f"{demo.base_url}/automation/v4/flows", headers=headers, json={
+            "name": "Huge nurture", "type": "CONTACT_FLOW", "flowType": "WORKFLOW",
+            "isEnabled": False, "objectTypeId": "0-1", "actions": actions}, timeout=30)
+        assert created.status_code == 201, created.text[:200]
+        size = len(json.dumps(demo.get_flow(hub_id, created.json()["id"])))
+        assert size > 2_000_000
+        result = sync.sync(hub_id)
+        assert result.stored == 5 and not result.skipped
+        huge = Workflow.get(Workflow.name == "Huge nurture")
+        version = latest_version(huge)
+        assert version.raw_size > 2_000_000 and len(version.body) < version.raw_size / 10
+        assert len(version_json(version)["actions"]) == 2499
+        hub.clients.close()

@@ -261,3 +261,21 @@ def test_missing_workflow_is_reported_plainly(qtbot, queries, runner):
         panel.show_workflow(123_456)
     assert failed.args == ["This workflow is no longer stored."]
     assert panel.versions_proxy.rowCount() == 0
+
+
+def test_a_version_is_saved_as_json_and_the_export_audited(qtbot, ctx, queries, workflow,
+                                                          runner, tmp_path):
+    panel = make_panel(qtbot, queries, runner)
+    assert not panel.save_button.isEnabled()
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        panel.show_workflow(workflow.id)
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        panel.timeline.selectRow(2)                          # v1, the oldest
+    assert panel.save_button.isEnabled()
+    out = tmp_path / "v1.json"
+    panel.save_version(out)
+    qtbot.waitUntil(out.exists, timeout=WAIT)
+    assert json.loads(out.read_text()) == DEFINITIONS[0]
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    exported = [e for e in ctx.audit.entries() if e.action == "export"]
+    assert exported and '"version": 1' in exported[0].details

@@ -94,3 +94,29 @@ def test_rate_limit_wait_is_shown_in_the_status_bar(qtbot, hub_window, hubspot, 
                     timeout=5000)
     message = hub_window.statusBar().currentMessage()
     assert message.startswith(portal.name) and "100 requests per minute" in message
+
+
+def test_export_then_import_from_the_file_menu(qtbot, hub_window, hubspot, demo, tmp_path,
+                                              monkeypatch):
+    import zipfile
+
+    portal = connect_and_show(qtbot, hub_window, hubspot, demo)
+    hubspot.sync.sync(portal.hub_id)
+    out = tmp_path / "all.zip"
+    hub_window.export_workflows(out)
+    qtbot.waitUntil(out.exists, timeout=5000)
+    with zipfile.ZipFile(out) as archive:
+        assert len([n for n in archive.namelist() if n.startswith("workflows/")]) == \
+            len(demo.flow_ids(portal.hub_id))
+    hub_window.import_workflows(out)
+    page = hub_window.workflows_page
+    qtbot.waitUntil(lambda: page.hub_id is not None and page.hub_id < 0, timeout=5000)
+    assert "Imported" in hub_window.statusBar().currentMessage()
+    warnings = []
+    monkeypatch.setattr("wg_desktop.ui.main_window.QMessageBox.warning",
+                        lambda *a: warnings.append(a[2]))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    hub_window.import_workflows(bad)
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert "not valid JSON" in warnings[0]

@@ -139,6 +139,17 @@ class WorkflowQueries:
 
     # -- export / import -------------------------------------------------------------------
 
+    def export_version_json(self, workflow_id: int, version_id: int, path: Path) -> int:
+        """One version as a pretty JSON file; returns its size. Audited."""
+        workflow = self.get(workflow_id)
+        info, number, definition = self.version_by_id(workflow, version_id)
+        data = json.dumps(definition, indent=2, sort_keys=True, ensure_ascii=False).encode()
+        write_private_atomic(path, data + b"\n")
+        self.audit.record(AuditAction.EXPORT, portal_hub_id=workflow.portal.hub_id,
+                          details={"what": "workflow version", "workflow": workflow.name,
+                                   "version": number, "file": str(path)})
+        return len(data)
+
     def export_zip(self, path: Path, hub_id: int | None = None) -> int:
         """The current definition of every live workflow as a zip of JSON files
         plus a manifest. Returns the number of workflows written."""

@@ -7,11 +7,12 @@ and all reads go through the off-GUI-thread runner.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QHBoxLayout, QLabel, QListWidget,
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QMainWindow, QMenu, QMessageBox, QProgressBar,
                                QPushButton, QStackedWidget, QStatusBar, QSystemTrayIcon,
                                QToolBar, QVBoxLayout, QWidget)
@@ -357,6 +358,13 @@ class MainWindow(QMainWindow):
         self.settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
+        export_action = QAction("&Export workflows…", self)
+        export_action.triggered.connect(self._choose_export_file)
+        file_menu.addAction(export_action)
+        import_action = QAction("&Import workflows…", self)
+        import_action.triggered.connect(self._choose_import_file)
+        file_menu.addAction(import_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit)
         file_menu.addAction(quit_action)
@@ -364,6 +372,42 @@ class MainWindow(QMainWindow):
         about = QAction("&About", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def _choose_export_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export workflows", "workflows.zip",
+                                              "Zip archives (*.zip)")
+        if path:
+            self.export_workflows(Path(path))
+
+    def export_workflows(self, path: Path) -> None:
+        """The current portal's (or every portal's) workflows as a zip, off the GUI thread."""
+        queries, hub_id = self.workflows_page.queries, self._current_portal
+        self.runner(lambda: queries.export_zip(path, hub_id),
+                    on_result=lambda count: self.statusBar().showMessage(
+                        f"Exported {count} workflows to {path}", 8000),
+                    on_error=lambda error: QMessageBox.warning(
+                        self, "Export failed", str(error)))
+
+    def _choose_import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import workflows", "",
+                                              "Exports and JSON (*.zip *.json)")
+        if path:
+            self.import_workflows(Path(path))
+
+    def import_workflows(self, path: Path) -> None:
+        """Import an export or JSON file as a read-only source to browse offline."""
+        queries = self.workflows_page.queries
+
+        def imported(result: Any) -> None:
+            portal, stored = result
+            self.statusBar().showMessage(f"Imported {stored} versions into "
+                                         f"'{portal.name}' (read-only)", 8000)
+            self.workflows_page.set_portal(portal.hub_id)
+            self.show_page("Workflows")
+
+        self.runner(lambda: queries.import_file(path), on_result=imported,
+                    on_error=lambda error: QMessageBox.warning(self, "Import failed",
+                                                               str(error)))
 
     def _build_status_bar(self) -> None:
         bar = QStatusBar()

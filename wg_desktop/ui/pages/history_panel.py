@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal)
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPlainTextEdit, QPushButton, QSplitter, QStackedWidget,
+                               QFileDialog, QPlainTextEdit, QPushButton, QSplitter, QStackedWidget,
                                QTableView, QTreeView, QVBoxLayout, QWidget)
 
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
@@ -265,6 +266,8 @@ class HistoryPanel(QWidget):
         self.caption.setToolTip("A read-only view of the stored definition")
         self.expand_button = QPushButton("Expand all")
         self.collapse_button = QPushButton("Collapse all")
+        self.save_button = QPushButton("Save JSON…")
+        self.save_button.setToolTip("Save this version as a JSON file")
         self.raw_toggle = QPushButton("Raw JSON")
         self.raw_toggle.setCheckable(True)
         self.raw_toggle.setToolTip("Show the stored JSON as text")
@@ -302,6 +305,7 @@ class HistoryPanel(QWidget):
         viewer_bar.addWidget(self.expand_button)
         viewer_bar.addWidget(self.collapse_button)
         viewer_bar.addWidget(self.raw_toggle)
+        viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
         viewer_layout = QVBoxLayout(viewer)
         viewer_layout.setContentsMargins(0, 0, 0, 0)
@@ -329,6 +333,7 @@ class HistoryPanel(QWidget):
         self.origin.currentIndexChanged.connect(
             lambda: self.versions_proxy.set_origin(self.origin.currentData()))
         self.raw_toggle.toggled.connect(self._show_raw)
+        self.save_button.clicked.connect(self._choose_save_file)
         self.expand_button.clicked.connect(self.tree.expandAll)
         self.collapse_button.clicked.connect(self.tree.collapseAll)
         self._set_viewer_enabled(False)
@@ -485,6 +490,25 @@ class HistoryPanel(QWidget):
         for widget in (self.expand_button, self.collapse_button):
             widget.setEnabled(enabled and not self.raw_toggle.isChecked())
         self.raw_toggle.setEnabled(enabled)
+        self.save_button.setEnabled(enabled)
+
+    def _choose_save_file(self) -> None:
+        if self._shown_version is None or self.workflow_id is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save version as JSON",
+                                              f"workflow-{self.workflow_id}-version.json",
+                                              "JSON files (*.json)")
+        if path:
+            self.save_version(Path(path))
+
+    def save_version(self, path: Path) -> None:
+        """Write the shown version to ``path`` (off the GUI thread)."""
+        workflow_id, version_id = self.workflow_id, self._shown_version
+        if workflow_id is None or version_id is None:
+            return
+        self._run(lambda: self.queries.export_version_json(workflow_id, version_id, path),
+                  on_result=lambda size: self._set_status(f"Saved {path.name}."),
+                  on_error=lambda error: self._set_status(f"Could not save: {error}"))
 
     def _fill_raw(self) -> None:
         if self._raw_stale:
