@@ -226,3 +226,19 @@ def test_rejected_private_app_token_marks_reconnect_needed_in_the_store(services
         from wg_desktop.hubspot import api
         api.list_flows_page(services.clients.client(portal.hub_id), limit=1)
     assert Portal.get(Portal.hub_id == portal.hub_id).status == PortalStatus.RECONNECT_NEEDED
+
+
+def test_reconnect_keeps_the_client_in_use_and_clears_its_reauth_state(services, demo):
+    portal = services.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))
+    client = services.clients.client(portal.hub_id)
+    demo.set_faults(unauthorized_rate=1.0)
+    from wg_desktop.hubspot import api
+    from wg_desktop.hubspot.errors import HubSpotError
+    with pytest.raises(HubSpotError):
+        api.list_flows_page(client, limit=1)
+    assert client.needs_reauth
+    demo.set_faults(Faults())
+    services.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))
+    assert services.clients.client(portal.hub_id) is client     # not closed under a sync
+    assert not client.needs_reauth
+    assert api.list_flows_page(client, limit=1).flows

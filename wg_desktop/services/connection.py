@@ -189,7 +189,7 @@ class ConnectionService:
             portal.last_refresh_at = now if auth_kind == "oauth" else None
             portal.token_expires_at = expires
             portal.save()
-        self.clients.forget(check.hub_id)     # a fresh client: breaker and reauth reset
+        self.clients.reconnected(check.hub_id)
         self.audit.record(AuditAction.CONNECT, portal_hub_id=check.hub_id,
                           details={"portal": check.name, "auth": auth_kind,
                                    "reconnected": not created})

@@ -45,6 +45,12 @@ class LoopbackReceiver:
                 if not request.is_redirect(url):
                     self._reply(404, "Not found", "This address is not part of the sign-in.")
                     return
+                if not request.has_our_state(url):
+                    # An old tab or another page: answer it, keep waiting for ours.
+                    self._reply(400, "Not this sign-in",
+                                "This answer belongs to another sign-in attempt and was "
+                                "ignored. Finish the sign-in in the newest tab.")
+                    return
                 try:
                     receiver._code = request.code_from_redirect(url)
                     self._reply(200, "WorkflowGuard is connected",
@@ -53,6 +59,9 @@ class LoopbackReceiver:
                     receiver._error = exc
                     self._reply(400, "Sign-in failed", str(exc))
                 receiver._done.set()
+
+            # A browser's speculative pre-connection may never send a request.
+            timeout = 5
 
             def _reply(self, status: int, title: str, message: str) -> None:
                 body = _PAGE.format(title=html.escape(title), message=html.escape(message))

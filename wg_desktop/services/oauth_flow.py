@@ -29,8 +29,9 @@ class AuthorizationRequest:
     client_id: str
     redirect_uri: str
     scopes: tuple[str, ...] = OAUTH_SCOPES
-    state: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    code_verifier: str = field(default_factory=lambda: secrets.token_urlsafe(64)[:96])
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    code_verifier: str = field(default_factory=lambda: secrets.token_urlsafe(64)[:96],
+                               repr=False)
 
     @property
     def code_challenge(self) -> str:
@@ -49,6 +50,10 @@ class AuthorizationRequest:
     def is_redirect(self, url: str) -> bool:
         """Whether ``url`` is a navigation to our redirect URI (scheme, host, port, path)."""
         return same_endpoint(url, self.redirect_uri)
+
+    def has_our_state(self, url: str) -> bool:
+        params = parse_qs(urlsplit(url).query)
+        return hmac.compare_digest(params.get("state", [""])[0], self.state)
 
     def code_from_redirect(self, url: str) -> str:
         """The authorization code carried by the redirect, after checking ``state``."""

@@ -73,6 +73,17 @@ class PortalClients:
         before connecting). The caller closes it."""
         return self._build(portal_key, StaticTokenProvider(access_token))
 
+    def reconnected(self, portal_key: str | int) -> None:
+        """After a (re)connect: keep the client — other threads may be using it,
+        and its budget must stay one — but forget its 'reauth needed' state,
+        its breaker history and its cached answers."""
+        with self._lock:
+            client = self._clients.get(str(portal_key))
+        if client is not None:
+            client.clear_reauth()
+            client.breaker.reset()
+            client.cache.invalidate(client.cache_prefix())
+
     def forget(self, portal_key: str | int) -> None:
         with self._lock:
             client = self._clients.pop(str(portal_key), None)

@@ -196,18 +196,14 @@ class SyncService:
     def _run(self, portal: Portal, client: Any, priority: Priority, cancel: CancelToken,
              report: ProgressCallback, result: SyncResult) -> None:
         listing: dict[str, api.FlowSummary] = {}
-        after: str | None = None
-        while True:
-            cancel.raise_if_cancelled()
-            page = api.list_flows_page(client, after=after, priority=priority,
-                                       cancel_event=cancel.event)
-            for flow in page.flows:
-                listing[flow.id] = flow
-            result.listed = len(listing)
-            report(SyncProgress("listing", result.listed, 0, 0, 0))
-            if page.next_after is None:
-                break
-            after = page.next_after
+        # iter_flows guards against a repeating cursor and caps the page count.
+        for flow in api.iter_flows(client, priority=priority, cancel_event=cancel.event):
+            listing[flow.id] = flow
+            if len(listing) % api.PAGE_SIZE == 0:
+                cancel.raise_if_cancelled()
+                report(SyncProgress("listing", len(listing), 0, 0, 0))
+        result.listed = len(listing)
+        report(SyncProgress("listing", result.listed, 0, 0, 0))
 
         known = {w.flow_id: w for w in Workflow.select().where(Workflow.portal == portal)}
         limit = int(self.settings.get("limits.workflows"))

@@ -187,6 +187,7 @@ class ConnectDialog(QDialog):
         self._answered = False                               # its answer was taken
         self._handles: list[Any] = []
         self._browser_cancel: threading.Event | None = None
+        self._receiver: LoopbackReceiver | None = None
         self._busy = False
         self._closed = False
         self.connected_portal: Portal | None = None
@@ -575,10 +576,14 @@ class ConnectDialog(QDialog):
         self.message.hide()
         self.auth_url_edit.setText(request.url)
         self.auth_url_edit.setCursorPosition(0)
-        self.browser_status.setText("Getting ready to receive HubSpot's answer…")
-        self._track(self.runner(lambda: LoopbackReceiver(request),
-                                on_result=lambda receiver: self._listening(request, receiver),
-                                on_error=lambda error: self._no_loopback(request, error)))
+        # Binding a loopback socket is immediate; doing it here (not in a worker)
+        # means a closing dialog can never miss a listener and leak it.
+        try:
+            receiver = LoopbackReceiver(request)
+        except LoopbackError as error:
+            self._no_loopback(request, error)
+            return
+        self._listening(request, receiver)
 
     def _open_browser(self, request: AuthorizationRequest) -> bool:
         opened = QDesktopServices.openUrl(QUrl(request.url))
@@ -593,6 +598,7 @@ class ConnectDialog(QDialog):
             return
         cancel = threading.Event()
         self._browser_cancel = cancel
+        self._receiver = receiver
         self.cancel_browser_button.setEnabled(True)
         if self._open_browser(request):
             self.browser_status.setText("Waiting for your browser… Allow access in HubSpot, "
@@ -639,6 +645,9 @@ class ConnectDialog(QDialog):
         if self._browser_cancel is not None:
             self._browser_cancel.set()
             self._browser_cancel = None
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.close()     # frees the port now, so a new attempt can bind it
         self.cancel_browser_button.setEnabled(False)
 
     # -- pasted answer ------------------------------------------------------------------

@@ -97,7 +97,22 @@ def test_loopback_receives_code_and_answers_the_browser():
     assert result["code"] == "the-code"
 
 
-def test_loopback_rejects_wrong_state():
+def test_loopback_ignores_a_wrong_state_and_keeps_waiting_for_ours():
+    port = _free_port()
+    req = AuthorizationRequest("https://a.test", "c", f"http://localhost:{port}/cb")
+    receiver = LoopbackReceiver(req)
+    result = {}
+    waiter = threading.Thread(target=lambda: result.setdefault("code", receiver.wait(10)))
+    waiter.start()
+    stale = httpx.get(f"http://127.0.0.1:{port}/cb?code=x&state=forged", timeout=5)
+    assert stale.status_code == 400 and "another sign-in" in stale.text
+    assert waiter.is_alive()
+    ours = httpx.get(f"http://127.0.0.1:{port}/cb?code=real&state={req.state}", timeout=5)
+    waiter.join(10)
+    assert ours.status_code == 200 and result["code"] == "real"
+
+
+def test_loopback_reports_our_own_error_answer():
     port = _free_port()
     req = AuthorizationRequest("https://a.test", "c", f"http://localhost:{port}/cb")
     receiver = LoopbackReceiver(req)
@@ -110,9 +125,15 @@ def test_loopback_rejects_wrong_state():
             errors.append(exc)
     waiter = threading.Thread(target=wait)
     waiter.start()
-    page = httpx.get(f"http://127.0.0.1:{port}/cb?code=x&state=forged", timeout=5)
+    page = httpx.get(f"http://127.0.0.1:{port}/cb?error=access_denied&state={req.state}",
+                     timeout=5)
     waiter.join(10)
-    assert page.status_code == 400 and errors
+    assert page.status_code == 400 and "access_denied" in str(errors[0])
+
+
+def test_request_repr_hides_state_and_verifier():
+    req = AuthorizationRequest("https://a.test", "c", "http://localhost:1/cb")
+    assert req.state not in repr(req) and req.code_verifier not in repr(req)
 
 
 def test_loopback_cancel_and_bad_redirect_uri():
