@@ -376,7 +376,13 @@ class Settings:
         return self
 
     def overridden_by_env(self, key: str) -> bool:
-        return self.source(key) is Source.ENV
+        # Only the environment: never a keychain read (this runs on the GUI thread).
+        return self.environ.get(BY_KEY[key].env_var, "") != ""
+
+    def stored_secrets(self) -> set[str]:
+        """Secret settings that have a value (environment or keychain). Reads the
+        keychain: call it off the GUI thread."""
+        return {s.key for s in REGISTRY if s.is_secret and self.source(s.key) is not Source.DEFAULT}
 
     def items(self) -> Iterable[tuple[Setting, Any]]:
         for setting in REGISTRY:

@@ -70,7 +70,9 @@ def test_audit_page_lists_filters_searches_and_exports(qtbot, window, ctx, tmp_p
 
 
 def test_settings_dialog_saves_values_and_secrets(qtbot, window, ctx):
-    dialog = window.open_settings()
+    with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
+        window.open_settings()
+    dialog = opened.args[0]
     qtbot.addWidget(dialog)
     spin = dialog.findChild(QSpinBox, "ratelimit.per_minute")
     spin.setValue(42)
@@ -91,7 +93,9 @@ def test_settings_dialog_saves_values_and_secrets(qtbot, window, ctx):
 
 def test_settings_dialog_rejects_invalid_value_without_saving(qtbot, window, ctx,
                                                               monkeypatch):
-    dialog = window.open_settings()
+    with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
+        window.open_settings()
+    dialog = opened.args[0]
     qtbot.addWidget(dialog)
     warnings = []
     monkeypatch.setattr("wg_desktop.ui.settings_dialog.QMessageBox.warning",
@@ -148,3 +152,16 @@ def test_jobs_page_lists_retention_and_runs_it(qtbot, window, ctx):
     qtbot.waitUntil(lambda: bool(page.runs_model.rows), timeout=5000)
     assert page.runs_model.rows[0][1:3] == ("retention", "success")
     assert any(e.action == "retention" for e in ctx.audit.entries())
+
+
+def test_settings_dialog_says_which_secrets_are_stored(qtbot, window, ctx):
+    from wg_desktop.security.secrets import setting_key
+
+    ctx.secrets.set(setting_key("hubspot.client_secret"), "a-stored-secret-value")
+    with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
+        window.open_settings()
+    dialog = opened.args[0]
+    qtbot.addWidget(dialog)
+    assert dialog.findChild(QLineEdit, "hubspot.client_secret").placeholderText() == \
+        "stored — type to replace"
+    assert dialog.findChild(QLineEdit, "notify.smtp_password").placeholderText() == "not set"

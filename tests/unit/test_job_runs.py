@@ -32,3 +32,22 @@ def test_last_success_is_the_latest_successful_start_and_messages_are_redacted(d
                                            JobOutcome.SUCCESS]
     assert "super-secret-token-1" not in recent[0].message
     store.close()
+
+
+def test_write_behind_store_answers_from_memory_and_writes_in_the_background(data_dir):
+    from wg_desktop.services.job_runs import WriteBehindJobRunStore
+
+    store = open_store(data_dir / "w.db", os.urandom(32))
+    inner = StoreJobRunStore(store)
+    inner.record(JobRun("sync", T0, T0, JobOutcome.SUCCESS))
+    runs = WriteBehindJobRunStore(inner)
+    assert runs.last_success("sync") == T0              # first read from the database
+    later = T0 + dt.timedelta(hours=1)
+    runs.record(JobRun("sync", later, later, JobOutcome.SUCCESS))
+    runs.record(JobRun("sync", later + dt.timedelta(hours=1), later, JobOutcome.FAILED))
+    assert runs.last_success("sync") == later            # from memory, at once
+    runs.flush()
+    assert inner.last_success("sync") == later           # and written
+    assert len(inner.recent()) == 3
+    runs.close()
+    store.close()

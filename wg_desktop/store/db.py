@@ -117,9 +117,9 @@ class Store:
         without the GIL after each call, which crashes sqlite's finaliser. A
         worker therefore closes its own connection before returning.
         """
+        # No eager connect: peewee connects on the first query, inside the
+        # caller's own error handling, so a failing connect reaches on_error.
         opened_here = self.db.is_closed()
-        if opened_here:
-            self.db.connect()
         try:
             yield
         finally:

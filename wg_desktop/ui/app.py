@@ -25,6 +25,7 @@ from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
 from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
                                                ensure_demo_portal_connected, start_demo_portal,
                                                wants_demo)
+from wg_desktop.services.job_runs import WriteBehindJobRunStore
 from wg_desktop.services.schedule import DailyAt, Interval, JobSpec
 from wg_desktop.store.db import Store, StoreError
 from wg_desktop.ui.jobs import run_off_gui_thread
@@ -152,7 +153,7 @@ def build_scheduler(ctx: AppContext, pool: QThreadPool | Any,
             every = Interval(int(ctx.settings.get("schedule.sync_interval")))
             specs.append((JobSpec("sync", every, "Workflow sync (all portals)"),
                           sync_job(hubspot)))
-    scheduler = JobScheduler(ctx.job_runs, pool=pool)
+    scheduler = JobScheduler(WriteBehindJobRunStore(ctx.job_runs), pool=pool)
     for spec, fn in specs:
         scheduler.register(spec, fn)
     return scheduler
@@ -258,6 +259,12 @@ def run_gui(data_dir: str | None = None) -> int:
     try:
         return app.exec()
     finally:
-        pool.waitForDone(5_000)
-        hubspot.close()
-        ctx.close()
+        if pool.waitForDone(10_000):
+            window.scheduler.store.close()
+            hubspot.close()
+            ctx.close()
+        else:
+            # A worker is still inside an HTTP call: closing the store under it
+            # could lose its last write. The process is exiting; leave it be.
+            log.warning("background work did not finish within 10 s; exiting without "
+                        "closing the database")

@@ -93,6 +93,7 @@ class _SyncEvents(QObject):
 
 class MainWindow(QMainWindow):
     status_refreshed = Signal(object)   # AppStatus
+    settings_dialog_opened = Signal(object)   # SettingsDialog
     current_portal_changed = Signal(object)   # hub id or None
     portals_loaded = Signal(object)     # list of Portal rows shown in the switcher
 
@@ -160,7 +161,7 @@ class MainWindow(QMainWindow):
 
             hubspot.clients.on_new_client(watch)
         self.audit_page = AuditPage(ctx.audit, runner)
-        self.jobs_page = JobsPage(scheduler, ctx.job_runs, runner)
+        self.jobs_page = JobsPage(scheduler, scheduler.store, runner)
         self.workflows_page = self._build_workflows_page(ctx, hubspot, runner)
         self.pages: list[Page] = []
         self.add_page(Page("Connection", self.connection_page or NoHubSpotPage()))
@@ -500,11 +501,19 @@ class MainWindow(QMainWindow):
 
     # -- dialogs -----------------------------------------------------------------------
 
-    def open_settings(self) -> SettingsDialog:
+    def open_settings(self) -> None:
+        """Open the settings dialog once the secret flags are read (off the GUI thread)."""
+        settings = self.ctx.settings
+        self.runner(settings.stored_secrets, on_result=self._show_settings,
+                    on_error=lambda error: self._show_settings(None))
+
+    def _show_settings(self, stored: set[str] | None) -> SettingsDialog:
         service = SettingsService(self.ctx.settings, self.ctx.secrets, self.ctx.audit)
-        dialog = SettingsDialog(self.ctx.settings, service.apply, self.runner, self)
+        dialog = SettingsDialog(self.ctx.settings, service.apply, self.runner, self,
+                                stored_secrets=stored)
         dialog.saved.connect(self._settings_saved)
         dialog.open()
+        self.settings_dialog_opened.emit(dialog)
         return dialog
 
     def _settings_saved(self, keys: list[str]) -> None:

@@ -158,6 +158,7 @@ class JobScheduler(QObject):
         """
         super().__init__(parent)
         self._store = store
+        self.store = store      # read-only use by the composition root (closing it)
         self._now = now
         self._tz = tz if tz is not None else system_timezone()
         if pool is None:

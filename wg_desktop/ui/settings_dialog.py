@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QPlainTextEdit, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from wg_desktop.config import REGISTRY, Kind, Setting, Settings, SettingError, Source, parse_value
+from wg_desktop.config import REGISTRY, Kind, Setting, Settings, SettingError, parse_value
 
 _INT_MAX = 2_147_483_647
 
@@ -25,11 +25,15 @@ class SettingsDialog(QDialog):
     saved = Signal(list)   # the keys that changed
 
     def __init__(self, settings: Settings, save: Callable[[dict[str, Any]], list[str]],
-                 run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
+                 run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None, *,
+                 stored_secrets: set[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.resize(720, 560)
         self.settings = settings
+        # Which secrets have a value, read off the GUI thread by the caller (the
+        # keychain may block on D-Bus); None when unknown.
+        self._stored_secrets = stored_secrets
         self._save = save
         self._run = run_off_gui_thread
         self.editors: dict[str, QWidget] = {}
@@ -95,8 +99,10 @@ class SettingsDialog(QDialog):
             editor = QLineEdit()
             editor.setEchoMode(QLineEdit.EchoMode.Password)
             editor.setMinimumWidth(300)
-            stored = self.settings.source(setting.key) is not Source.DEFAULT
-            editor.setPlaceholderText("stored — type to replace" if stored else "not set")
+            known = self._stored_secrets
+            editor.setPlaceholderText("type to set or replace" if known is None
+                                      else "stored — type to replace"
+                                      if setting.key in known else "not set")
         else:
             editor = QLineEdit(str(value))
             editor.setMinimumWidth(300)

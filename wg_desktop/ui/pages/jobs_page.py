@@ -9,7 +9,6 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
-from wg_desktop.services.job_runs import StoreJobRunStore
 from wg_desktop.services.schedule import DailyAt, Interval, JobRun, JobSpec
 
 JOB_COLUMNS = ("Job", "Schedule", "Next run", "State")
@@ -74,7 +73,7 @@ def _table(model: QAbstractTableModel) -> QTableView:
 
 
 class JobsPage(QWidget):
-    def __init__(self, scheduler: Any, job_runs: StoreJobRunStore,
+    def __init__(self, scheduler: Any, job_runs: Any,
                  run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scheduler = scheduler
