@@ -74,7 +74,7 @@ def _big_flow() -> dict:
 def bench_version_store(folder: Path) -> list[Result]:
     import random
 
-    from wg_desktop.services.normalize import canonical_bytes, normalize_flow
+    from wg_desktop.store.normalize import canonical_bytes, normalize_flow
     from wg_desktop.store.db import open_store
     from wg_desktop.store.models import Portal, Workflow, WorkflowVersion
     from wg_desktop.store.versions import add_version, history, version_json

@@ -11,8 +11,10 @@ import argparse
 import getpass
 import importlib
 import json
+import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -21,6 +23,7 @@ from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext, SetupError, build_context
 from wg_desktop.logging_setup import configure_logging
 from wg_desktop.paths import Paths
+from wg_desktop.security.redaction import redact
 from wg_desktop.security.keys import DatabaseKeyMissing
 from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
 from wg_desktop.services.audit import AuditQuery
@@ -302,6 +305,15 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     except USER_ERRORS + (CliError,) as exc:
         print(f"wg-desktop: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, (CliError, SettingError)) else 1
+    except Exception as exc:
+        # Unexpected: the (redacted) traceback goes to the log, one line to the user.
+        registry = env._context.registry if env._context is not None else None
+        logging.getLogger("wg_desktop.cli").error(
+            "unexpected error\n%s", redact("".join(traceback.format_exception(exc)), registry))
+        print(f"wg-desktop: error: unexpected {type(exc).__name__}: "
+              f"{redact(str(exc), registry)} (details in {env.paths.log_file})",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("wg-desktop: interrupted", file=sys.stderr)
         return 130

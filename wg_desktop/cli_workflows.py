@@ -49,7 +49,7 @@ def cmd_sync(args: argparse.Namespace, env: CliEnv) -> int:
 
 
 def cmd_workflows(args: argparse.Namespace, env: CliEnv) -> int:
-    rows = _queries(env).list(int(args.portal) if args.portal else None)
+    rows = _queries(env).list(args.portal)
     if args.json:
         emit_json([{"hub_id": r.hub_id, "flow_id": r.flow_id, "name": r.name,
                     "object_type_id": r.object_type_id, "enabled": r.is_enabled,
@@ -66,7 +66,7 @@ def cmd_workflows(args: argparse.Namespace, env: CliEnv) -> int:
 
 def cmd_history(args: argparse.Namespace, env: CliEnv) -> int:
     queries = _queries(env)
-    workflow = queries.find(args.workflow)
+    workflow = queries.find(args.workflow, args.portal)
     versions = queries.history(workflow)
     if args.json:
         emit_json([{"number": len(versions) - i, "id": v.id,
@@ -84,14 +84,14 @@ def cmd_history(args: argparse.Namespace, env: CliEnv) -> int:
 
 def cmd_show(args: argparse.Namespace, env: CliEnv) -> int:
     queries = _queries(env)
-    _, definition = queries.version(queries.find(args.workflow), args.version)
+    _, definition = queries.version(queries.find(args.workflow, args.portal), args.version)
     json.dump(definition, sys.stdout, indent=2, sort_keys=True, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, env: CliEnv) -> int:
-    count = _queries(env).export_zip(Path(args.out), int(args.portal) if args.portal else None)
+    count = _queries(env).export_zip(Path(args.out), args.portal)
     print(f"wrote {count} workflows to {args.out}")
     return 0
 
@@ -109,23 +109,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     sync.set_defaults(handler=cmd_sync)
 
     workflows = sub.add_parser("workflows", help="list stored workflows (offline)")
-    workflows.add_argument("--portal", help="only this hub id")
+    workflows.add_argument("--portal", type=int, metavar="HUB_ID", help="only this portal")
     workflows.add_argument("--json", action="store_true", help="machine-readable output")
     workflows.set_defaults(handler=cmd_workflows)
 
     hist = sub.add_parser("history", help="the stored versions of one workflow (offline)")
     hist.add_argument("workflow", help="flow id or exact name")
+    hist.add_argument("--portal", type=int, metavar="HUB_ID",
+                      help="the portal, when the same flow id is stored for several")
     hist.add_argument("--json", action="store_true", help="machine-readable output")
     hist.set_defaults(handler=cmd_history)
 
     show = sub.add_parser("show", help="print a stored version as JSON (default: latest)")
     show.add_argument("workflow", help="flow id or exact name")
-    show.add_argument("version", nargs="?", help="version number (1 = oldest) or id")
+    show.add_argument("version", nargs="?", help="version number as 'history' prints it "
+                                                 "(1 = oldest; default: the latest)")
+    show.add_argument("--portal", type=int, metavar="HUB_ID",
+                      help="the portal, when the same flow id is stored for several")
     show.set_defaults(handler=cmd_show)
 
     export = sub.add_parser("export", help="current workflows as a zip of JSON + manifest")
     export.add_argument("--out", required=True, help="zip file to write")
-    export.add_argument("--portal", help="only this hub id")
+    export.add_argument("--portal", type=int, metavar="HUB_ID", help="only this portal")
     export.set_defaults(handler=cmd_export)
 
     imp = sub.add_parser("import", help="import an export zip or a JSON file for offline "

@@ -49,6 +49,7 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     max_items: int | None = None
+    env_only: bool = False      # read from the environment only, never stored
 
     @property
     def env_var(self) -> str:
@@ -117,8 +118,9 @@ REGISTRY: tuple[Setting, ...] = (
     _s("security.encrypt_tokens", Kind.BOOL, True, "Encrypt tokens and the local database",
        "Security", env="HUBSPOT_ENCRYPT_TOKENS"),
     _s("security.token_encryption_key", Kind.SECRET, "",
-       "Overrides the keychain-held database key (64 hex characters or any passphrase)",
-       "Security", env="HUBSPOT_TOKEN_ENCRYPTION_KEY"),
+       "Overrides the keychain-held database key (64 hex characters or any passphrase); "
+       "environment only, since changing it would lock the existing database",
+       "Security", env="HUBSPOT_TOKEN_ENCRYPTION_KEY", env_only=True),
     _s("security.secret_backend", Kind.CHOICE, "keychain",
        "Where secrets live: the OS keychain, or (opt-in, when no keychain exists) "
        "a passphrase-protected file", "Security", choices=("keychain", "file")),

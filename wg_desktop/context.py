@@ -54,6 +54,7 @@ def open_secret_store(paths: Paths, settings: Settings, registry: SecretRegistry
     if settings.get("security.secret_backend") == "file":
         creating = not paths.secrets_file.exists()
         passphrase = environ.get(PASSPHRASE_ENV) or (prompt(creating) if prompt else None)
+        registry.add(passphrase)
         if not passphrase:
             raise SetupError(f"The secrets file {paths.secrets_file} needs its passphrase "
                              f"(set {PASSPHRASE_ENV} or enter it when asked).")

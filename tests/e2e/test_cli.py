@@ -135,3 +135,10 @@ def test_api_access_feature_off_blocks_scripting_but_not_settings(file_env):
     assert blocked.returncode == 2 and "API access" in blocked.stderr
     assert run(["settings", "set", "features.api_access", "true"], file_env).returncode == 0
     assert run(["audit", "list"], file_env).returncode == 0
+
+
+def test_database_key_override_is_environment_only(file_env):
+    refused = run(["settings", "set", "security.token_encryption_key", "-"], file_env,
+                  stdin="a" * 64 + "\n")
+    assert refused.returncode == 2
+    assert "HUBSPOT_TOKEN_ENCRYPTION_KEY" in refused.stderr

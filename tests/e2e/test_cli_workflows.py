@@ -77,6 +77,11 @@ def test_sync_list_history_show_offline(demo_env, tmp_path):
         assert json.loads(archive.read(one["file"]))["actions"] is not None
     imported = run(["import", str(out)], env)
     assert imported.returncode == 0 and "40 new versions" in imported.stdout
+    ambiguous = run(["history", changed_id], env)
+    assert ambiguous.returncode == 1 and "--portal" in ambiguous.stderr
+    hub_id = str(demo.portal_ids[0])
+    assert run(["history", changed_id, "--portal", hub_id, "--json"], env).returncode == 0
+    assert run(["workflows", "--portal", "abc"], env).returncode == 2   # argparse, no traceback
     bad = tmp_path / "bad.json"
     bad.write_text('{"no": "id"}')
     rejected = run(["import", str(bad)], env)

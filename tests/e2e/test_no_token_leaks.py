@@ -5,8 +5,10 @@ file, the settings file or any export."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
+import zipfile
 
 import peewee as pw
 
@@ -20,7 +22,11 @@ from wg_desktop.store import models
 
 
 def all_database_text(store) -> str:
-    chunks = []
+    """Every text and blob column, decrypted, plus every version decoded
+    (version bodies are zstd-compressed, so their bytes alone prove nothing)."""
+    from wg_desktop.store.versions import version_json
+
+    chunks = [json.dumps(version_json(v)) for v in models.WorkflowVersion.select()]
     for model in models.ALL_MODELS:
         fields = [f for f in model._meta.sorted_fields
                   if isinstance(f, (pw.TextField, pw.CharField, pw.BlobField))]
@@ -70,6 +76,11 @@ def test_tokens_never_leak(data_dir, tmp_path):
     for handler in logging.getLogger().handlers:
         handler.flush()
     files = [p for p in list(data_dir.rglob("*")) + list(tmp_path.glob("*.*")) if p.is_file()]
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(tmp_path / "workflows.zip") as archive:
+        archive.extractall(unpacked)       # DEFLATE hides strings from a byte scan
+    files += [p for p in unpacked.rglob("*") if p.is_file()]
+    assert len(files) > 10
     assert ctx.paths.log_file in files and ctx.paths.log_file.stat().st_size > 0
     database = all_database_text(ctx.store)
     assert "sync" in database        # the scan really reads decrypted rows

@@ -9,7 +9,7 @@ import pytest
 from tests.support.context import make_context
 from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
 from wg_desktop.services.hubspot_setup import build_hubspot_services
-from wg_desktop.services.normalize import canonical_bytes, normalize_flow
+from wg_desktop.store.normalize import canonical_bytes, normalize_flow
 from wg_desktop.services.schedule import CancelToken, JobCancelled
 from wg_desktop.services.sync import ChangeKind, SyncPaused, SyncService, describe_changes
 from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVersion
@@ -222,4 +222,21 @@ def test_a_2_mb_workflow_syncs_and_reads_back(ctx):
         version = latest_version(huge)
         assert version.raw_size > 2_000_000 and len(version.body) < version.raw_size / 10
         assert len(version_json(version)["actions"]) == 2499
+        hub.clients.close()
+
+
+def test_each_change_is_audited_but_a_first_capture_is_one_entry(ctx):
+    with DemoPortal(DemoConfig(seed=30, workflows=40, burst_limit=10_000)) as demo:
+        hub, sync, hub_id = setup(ctx, demo)
+        before = ctx.audit.count()
+        sync.sync(hub_id)
+        assert ctx.audit.count() - before == 1           # the summary only
+        changed = [c for c in demo.drift_once(3)]
+        before = ctx.audit.count()
+        result = sync.sync(hub_id)
+        assert ctx.audit.count() - before == 1 + len(result.changes)
+        per_change = [e for e in ctx.audit.entries() if '"change"' in e.details]
+        assert {json.loads(e.details)["flow_id"] for e in per_change} == \
+            {c.flow_id for c in result.changes}
+        assert changed
         hub.clients.close()

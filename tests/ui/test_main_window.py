@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QDialogButtonBox, QLineEdit, QSpinBox
 
 from tests.support.context import make_context

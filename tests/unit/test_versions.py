@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from wg_desktop.services.normalize import (canonical_bytes, normalize_flow,
+from wg_desktop.store.normalize import (canonical_bytes, normalize_flow,
                                            summarize_change)
 from wg_desktop.store import versions as vs
 from wg_desktop.store.db import open_store

@@ -17,7 +17,6 @@ from wg_desktop.paths import write_private_atomic
 from wg_desktop.security import crypto
 from wg_desktop.security.secrets import DATABASE_KEY_NAME, SecretStore
 
-OVERRIDE_SETTING = "security.token_encryption_key"
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 
 

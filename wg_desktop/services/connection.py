@@ -105,6 +105,8 @@ class ConnectionService:
 
     def complete_oauth(self, request: AuthorizationRequest, code: str) -> Portal:
         """Exchange the code (with the PKCE verifier), validate, then store."""
+        self.vault.register_text(code)
+        self.vault.register_text(request.code_verifier)
         try:
             answer = api.exchange_code(self.clients.app_client(), self.app.credentials, code,
                                        redirect_uri=request.redirect_uri,
@@ -165,6 +167,8 @@ class ConnectionService:
             client.close()
 
     def connect_with_tokens(self, tokens: TokenSet, auth_kind: str) -> Portal:
+        # Masked from the first moment, even if validation fails and nothing is stored.
+        self.vault.register(tokens)
         check = self.check(tokens, auth_kind)
         if check.problems:
             self.audit.record(AuditAction.CONNECT, portal_hub_id=check.hub_id,

@@ -32,6 +32,9 @@ class SettingsService:
             setting = BY_KEY.get(key)
             if setting is None:
                 raise SettingError(key, "unknown setting")
+            if setting.env_only:
+                raise SettingError(key, f"can only be set with the environment variable "
+                                        f"{setting.env_var}")
             if setting.is_secret:
                 if raw:
                     secret[key] = str(raw)

@@ -22,7 +22,7 @@ from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import MalformedResponse, RequestCancelled
 from wg_desktop.hubspot.ratelimit import Priority
 from wg_desktop.services.audit import AuditAction, AuditLog
-from wg_desktop.services.normalize import normalize_flow
+from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.schedule import CancelToken, JobCancelled
 from wg_desktop.store.db import Store
@@ -71,6 +71,7 @@ class SyncResult:
     deleted: int = 0
     skipped: list[str] = field(default_factory=list)      # malformed / unreadable items
     untracked: int = 0                                     # beyond the workflow limit
+    first_capture: bool = False                            # the portal's first sync
     changes: list[SyncChange] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -156,11 +157,17 @@ class SyncService:
         self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id,
                           outcome=Outcome.WARNING if result.skipped else Outcome.SUCCESS,
                           details={"summary": result.summary(),
+                                   "first_capture": result.first_capture,
                                    "skipped": result.skipped[:20]})
-        for change in result.changes:
-            self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id, outcome=Outcome.INFO,
-                              details={"workflow": change.name, "flow_id": change.flow_id,
-                                       "change": str(change.kind)})
+        # Every change is its own audit event — except a portal's first capture,
+        # where "1,000 workflows created" is one fact, not 1,000 (the audit log
+        # is capped at 10,000 entries and must keep its history).
+        if not result.first_capture:
+            for change in result.changes:
+                self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id,
+                                  outcome=Outcome.INFO,
+                                  details={"workflow": change.name, "flow_id": change.flow_id,
+                                           "change": str(change.kind)})
         if result.changes:
             for listener in self.listeners:
                 try:
@@ -206,6 +213,7 @@ class SyncService:
         report(SyncProgress("listing", result.listed, 0, 0, 0))
 
         known = {w.flow_id: w for w in Workflow.select().where(Workflow.portal == portal)}
+        result.first_capture = not known
         limit = int(self.settings.get("limits.workflows"))
         tracked_ids = [fid for fid in listing if fid in known]
         new_ids = [fid for fid in listing if fid not in known]

@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from wg_desktop.hubspot.errors import HubSpotError, ReauthenticationNeeded
@@ -28,8 +28,8 @@ DEAD_REFRESH_MARKERS = ("BAD_REFRESH_TOKEN", "invalid_grant")
 
 @dataclass(frozen=True)
 class TokenSet:
-    access_token: str
-    refresh_token: str | None        # None for a private-app token
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)   # None for a private-app token
     expires_at: float | None         # epoch seconds; None: does not expire
     scopes: tuple[str, ...] = ()
 
@@ -67,22 +67,27 @@ class TokenVault:
         self.secrets = secrets
         self.registry = registry
 
-    def _register(self, tokens: TokenSet) -> TokenSet:
+    def register(self, tokens: TokenSet) -> TokenSet:
+        """Make the redaction filter mask these tokens wherever they surface."""
         if self.registry is not None:
             self.registry.add(tokens.access_token)
             self.registry.add(tokens.refresh_token)
         return tokens
+
+    def register_text(self, secret: str) -> None:
+        if self.registry is not None:
+            self.registry.add(secret)
 
     def load(self, hub_id: int | str) -> TokenSet | None:
         raw = self.secrets.get(token_key(hub_id, "tokens"))
         if not raw:
             return None
         data = json.loads(raw)
-        return self._register(TokenSet(data["access_token"], data.get("refresh_token"),
+        return self.register(TokenSet(data["access_token"], data.get("refresh_token"),
                                        data.get("expires_at"), tuple(data.get("scopes", ()))))
 
     def save(self, hub_id: int | str, tokens: TokenSet) -> None:
-        self._register(tokens)
+        self.register(tokens)
         self.secrets.set(token_key(hub_id, "tokens"), json.dumps(asdict(tokens)))
 
     def delete(self, hub_id: int | str) -> None:

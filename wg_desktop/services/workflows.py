@@ -17,7 +17,7 @@ import peewee as pw
 from wg_desktop.constants import APP_VERSION
 from wg_desktop.paths import write_private_atomic
 from wg_desktop.services.audit import AuditAction, AuditLog
-from wg_desktop.services.normalize import normalize_flow
+from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVersion, utcnow
 from wg_desktop.store.versions import (VersionInfo, add_version, history, latest_version,
@@ -89,7 +89,11 @@ class WorkflowQueries:
         query = Workflow.select().join(Portal)
         if hub_id is not None:
             query = query.where(Portal.hub_id == hub_id)
-        match = query.where(Workflow.flow_id == text).first()
+        by_id = list(query.where(Workflow.flow_id == text).limit(2))
+        if len(by_id) > 1:
+            raise WorkflowNotFound(f"Flow id {text} is stored for several portals (e.g. an "
+                                   "import); name the portal with --portal HUB_ID.")
+        match = by_id[0] if by_id else None
         if match is None:
             named = list(query.where(pw.fn.LOWER(Workflow.name) == text.lower()))
             if len(named) > 1:

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import peewee as pw
 import zstandard as zstd
 
-from wg_desktop.services.normalize import canonical_bytes, content_hash, summarize_change
+from wg_desktop.store.normalize import canonical_bytes, content_hash, summarize_change
 from wg_desktop.store.models import Workflow, WorkflowVersion, utcnow
 
 FULL = "zstd"

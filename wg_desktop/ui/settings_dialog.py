@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
                                QPlainTextEdit, QScrollArea, QSpinBox, QTabWidget, QVBoxLayout,
@@ -41,6 +41,8 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         groups: dict[str, QFormLayout] = {}
         for setting in REGISTRY:
+            if setting.env_only:
+                continue          # the environment's to set; shown nowhere to edit
             form = groups.get(setting.group)
             if form is None:
                 page = QWidget()
@@ -129,7 +131,9 @@ class SettingsDialog(QDialog):
         """Edited values (validated); raises SettingError naming the bad setting."""
         out: dict[str, Any] = {}
         for setting in REGISTRY:
-            editor = self.editors[setting.key]
+            editor = self.editors.get(setting.key)
+            if editor is None:
+                continue
             if not editor.isEnabled():
                 continue
             value = self._read(setting, editor)
