@@ -36,7 +36,9 @@ def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_pat
 def test_status_bar_shows_budget_and_last_sync(qtbot, window, ctx):
     assert "100/min" in window.budget_label.text()
     assert window.sync_label.text() == "Last sync: never"
-    ctx.audit.record(AuditAction.SYNC, portal_hub_id=1, details="3 changed")
+    from wg_desktop.store.models import Portal, Workflow, utcnow
+    Workflow.create(portal=Portal.create(hub_id=1, name="P"), flow_id="9",
+                    last_synced_at=utcnow())
     with qtbot.waitSignal(window.status_refreshed, timeout=5000):
         window.refresh_status()
     assert window.sync_label.text().startswith("Last sync: 20")

@@ -120,3 +120,27 @@ def test_export_then_import_from_the_file_menu(qtbot, hub_window, hubspot, demo,
     hub_window.import_workflows(bad)
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert "not valid JSON" in warnings[0]
+
+
+def test_disconnected_and_imported_history_stays_reachable(qtbot, hub_window, hubspot, demo,
+                                                          tmp_path):
+    portal = connect_and_show(qtbot, hub_window, hubspot, demo)
+    hubspot.sync.sync(portal.hub_id)
+    out = tmp_path / "export.zip"
+    hub_window.workflows_page.queries.export_zip(out, portal.hub_id)
+    hub_window.import_workflows(out)
+    qtbot.waitUntil(lambda: (hub_window.current_portal() or 0) < 0, timeout=5000)
+    imported = hub_window.current_portal()
+    hubspot.connection.disconnect(portal.hub_id, keep_history=True)
+    other = hubspot.connection.connect_private_app(demo.private_app_token(demo.portal_ids[2]))
+    hub_window.reload_portals(select=other.hub_id)
+    qtbot.waitUntil(lambda: hub_window.current_portal() == other.hub_id, timeout=5000)
+    labels = {hub_window.portal_switcher.itemData(i): hub_window.portal_switcher.itemText(i)
+              for i in range(hub_window.portal_switcher.count())}
+    assert "history kept" in labels[portal.hub_id]
+    assert "imported" in labels[imported]
+    hub_window.set_current_portal(portal.hub_id)
+    page = hub_window.workflows_page
+    qtbot.waitUntil(lambda: page.hub_id == portal.hub_id and page.model.rowCount() > 0,
+                    timeout=5000)
+    assert not page.sync_button.isEnabled()

@@ -262,6 +262,14 @@ class ConnectionService:
         return list(Portal.select().where(Portal.status != PortalStatus.DISCONNECTED)
                     .order_by(Portal.name))
 
+    def browsable_portals(self) -> list[Portal]:
+        """Every portal whose data can be browsed: connected ones first, then
+        disconnected ones whose history was kept, then imported sources."""
+        rank = {PortalStatus.CONNECTED: 0, PortalStatus.RECONNECT_NEEDED: 0}
+        portals = list(Portal.select())
+        return sorted(portals, key=lambda p: (p.auth_kind == "import",
+                                              rank.get(p.status, 1), p.name.lower()))
+
     def connected_portals(self) -> list[Portal]:
         return list(Portal.select().where(Portal.status == PortalStatus.CONNECTED))
 

@@ -6,8 +6,10 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import peewee as pw
+
 from wg_desktop.config import Settings
-from wg_desktop.store.models import AuditEvent, Portal, PortalStatus, RateLimitUsage, Outcome
+from wg_desktop.store.models import Portal, PortalStatus, RateLimitUsage, Workflow
 
 
 @dataclass(frozen=True)
@@ -33,21 +35,27 @@ class AppStatus:
     last_sync: dt.datetime | None
 
 
-def budget_use(settings: Settings, now: float | None = None) -> BudgetUse:
+def budget_use(settings: Settings, portal_key: str, now: float | None = None) -> BudgetUse:
+    """One portal's client budget (the budget is kept per portal)."""
     now = time.time() if now is None else now
 
     def used(seconds: int) -> int:
-        return RateLimitUsage.select().where(RateLimitUsage.ts > now - seconds).count()
+        return (RateLimitUsage.select()
+                .where((RateLimitUsage.portal_key == portal_key)
+                       & (RateLimitUsage.ts > now - seconds)).count())
 
     return BudgetUse(used(60), used(3600), used(86_400), int(settings.get("ratelimit.per_minute")),
                      int(settings.get("ratelimit.per_hour")), int(settings.get("ratelimit.per_day")))
 
 
-def app_status(settings: Settings) -> AppStatus:
+def app_status(settings: Settings, hub_id: int | None = None) -> AppStatus:
+    """The status bar's facts, for the current portal when there is one."""
     connected = Portal.select().where(Portal.status == PortalStatus.CONNECTED).count()
     reconnect = Portal.select().where(Portal.status == PortalStatus.RECONNECT_NEEDED).count()
-    last_sync = (AuditEvent.select(AuditEvent.timestamp)
-                 .where((AuditEvent.action == "sync") & (AuditEvent.outcome == Outcome.SUCCESS))
-                 .order_by(AuditEvent.id.desc()).first())
-    return AppStatus(connected, reconnect, budget_use(settings),
-                     last_sync.timestamp if last_sync else None)
+    synced = Workflow.select(pw.fn.MAX(Workflow.last_synced_at)).join(Portal)
+    if hub_id is not None:
+        synced = synced.where(Portal.hub_id == hub_id)
+    last_sync = synced.scalar()
+    if isinstance(last_sync, str):
+        last_sync = dt.datetime.fromisoformat(last_sync)
+    return AppStatus(connected, reconnect, budget_use(settings, str(hub_id)), last_sync)

@@ -183,22 +183,26 @@ class WorkflowQueries:
 
     def import_file(self, path: Path) -> tuple[Portal, int]:
         """Import a WorkflowGuard zip export, or a plain JSON file (one flow, a
-        list of flows, or HubSpot's ``{"results": [...]}``), as a read-only
-        'imported' source. Everything is checked before anything is stored."""
+        list of flows, or HubSpot's ``{"results": [...]}``), as read-only
+        'imported' sources — one per source portal, so flows of different
+        portals never share a history. Everything is checked before anything
+        is stored. Returns the (first) imported source and the new versions."""
         if path.stat().st_size > MAX_IMPORT_BYTES:
             raise ImportRejected(f"{path.name} is larger than {MAX_IMPORT_BYTES >> 20} MB.")
-        flows = _read_flows(path)
-        if not flows:
+        items = _read_flows(path)
+        if not items:
             raise ImportRejected(f"{path.name} contains no workflow definitions.")
-        label = f"Imported: {path.name}"
-        pseudo_hub = -int(hashlib.sha256(path.name.encode()).hexdigest()[:12], 16)
+        stored = 0
+        portals: dict[int, Portal] = {}
         with self.store.writing():
-            portal, _ = Portal.get_or_create(hub_id=pseudo_hub, defaults={
-                "name": label, "auth_kind": "import", "status": PortalStatus.DISCONNECTED})
-            stored = 0
-            for flow in flows:
-                flow_id = str(flow["id"])
-                workflow, _ = Workflow.get_or_create(portal=portal, flow_id=flow_id,
+            for source, flow in items:
+                portal = portals.get(source.pseudo_hub_id)
+                if portal is None:
+                    portal, _ = Portal.get_or_create(hub_id=source.pseudo_hub_id, defaults={
+                        "name": source.label, "auth_kind": "import",
+                        "status": PortalStatus.DISCONNECTED})
+                    portals[source.pseudo_hub_id] = portal
+                workflow, _ = Workflow.get_or_create(portal=portal, flow_id=str(flow["id"]),
                                                      defaults={"source": "imported"})
                 workflow.name = str(flow.get("name") or "")
                 workflow.object_type_id = str(flow.get("objectTypeId") or "")
@@ -209,12 +213,28 @@ class WorkflowQueries:
                                revision_id=workflow.revision_id,
                                remote_updated_at=str(flow.get("updatedAt") or "")):
                     stored += 1
-        self.audit.record(AuditAction.IMPORT, details={"file": str(path), "workflows":
-                                                       len(flows), "new_versions": stored})
-        return portal, stored
+        self.audit.record(AuditAction.IMPORT, details={
+            "file": str(path), "workflows": len(items), "new_versions": stored,
+            "sources": [p.name for p in portals.values()]})
+        return next(iter(portals.values())), stored
 
 
-def _read_flows(path: Path) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ImportSource:
+    """Where imported flows came from; each source portal gets its own history."""
+
+    pseudo_hub_id: int        # negative: never collides with a real portal
+    label: str
+
+
+def _source_for_file(path: Path) -> ImportSource:
+    digest = int(hashlib.sha256(path.name.encode()).hexdigest()[:12], 16)
+    return ImportSource(-digest, f"Imported: {path.name}")
+
+
+def _read_flows(path: Path) -> list[tuple[ImportSource, dict[str, Any]]]:
+    fallback = _source_for_file(path)
+    sources: dict[str, ImportSource] = {}
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -226,19 +246,27 @@ def _read_flows(path: Path) -> list[dict[str, Any]]:
                 if total > MAX_IMPORT_BYTES:
                     raise ImportRejected(f"{path.name} unpacks to more than "
                                          f"{MAX_IMPORT_BYTES >> 20} MB.")
-                items = [_parse(archive.read(n), n) for n in names]
+                if "manifest.json" in archive.namelist():
+                    manifest = _parse(archive.read("manifest.json"), "manifest.json")
+                    for entry in (manifest.get("workflows") or []
+                                  if isinstance(manifest, dict) else []):
+                        hub = entry.get("hub_id") if isinstance(entry, dict) else None
+                        if isinstance(hub, int) and hub > 0:
+                            sources[str(entry.get("file"))] = ImportSource(
+                                -hub, f"Imported: {entry.get('portal') or hub} ({hub})")
+                items = [(sources.get(n, fallback), _parse(archive.read(n), n)) for n in names]
         except (zipfile.BadZipFile, KeyError, OSError) as exc:
             raise ImportRejected(f"{path.name} is a damaged zip file ({exc}).") from None
     else:
-        items = [_parse(path.read_bytes(), path.name)]
-    flows: list[dict[str, Any]] = []
-    for item in items:
+        items = [(fallback, _parse(path.read_bytes(), path.name))]
+    flows: list[tuple[ImportSource, dict[str, Any]]] = []
+    for source, item in items:
         if isinstance(item, dict) and isinstance(item.get("results"), list):
             item = item["results"]
         for flow in item if isinstance(item, list) else [item]:
             if not isinstance(flow, dict) or flow.get("id") in (None, ""):
                 raise ImportRejected("Every workflow needs an 'id'; nothing was imported.")
-            flows.append(flow)
+            flows.append((source, flow))
     return flows
 
 

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self._portals_pending: Any = None
         self._notified_reconnect: set[int] = set()
         self._sync_when_shown: int | None = None   # a newly connected portal to sync
+        self._pending_select: int | None = None    # portal wanted by the pending reload
         self._portal_status_text = ""
         self._app_status: AppStatus | None = None
         self.setWindowTitle(APP_DISPLAY_NAME)
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         page = WorkflowsPage(WorkflowQueries(ctx.store, ctx.audit),
                              hubspot.sync if hubspot is not None else None, runner)
         self.current_portal_changed.connect(page.set_portal)
+        self.current_portal_changed.connect(lambda hub_id: self.refresh_status())
         page.sync_finished.connect(lambda result: self.refresh_status())
         if hubspot is None:
             page.set_offline("no HubSpot connection is configured")
@@ -266,9 +268,13 @@ class MainWindow(QMainWindow):
             return
         if self._portals_pending is not None:
             self._portals_pending.discard()
+            # A reload that replaces one still pending keeps its wanted portal.
+            select = select if select is not None else self._pending_select
+        self._pending_select = select
         connection = self.hubspot.connection
         self._portals_pending = self.runner(
-            connection.portals, on_result=lambda portals: self._apply_portals(portals, select),
+            connection.browsable_portals,
+            on_result=lambda portals: self._apply_portals(portals, select),
             on_error=lambda error: self.statusBar().showMessage(
                 f"Could not read the portals: {error}", 8000))
 
@@ -286,8 +292,12 @@ class MainWindow(QMainWindow):
                 switcher.addItem(NO_PORTAL, None)
             for portal in portals:
                 label = portal.name or f"Portal {portal.hub_id}"
-                if portal.status == PortalStatus.RECONNECT_NEEDED:
+                if portal.auth_kind == "import":
+                    label += " (imported, read-only)"
+                elif portal.status == PortalStatus.RECONNECT_NEEDED:
                     label += " (reconnect needed)"
+                elif portal.status == PortalStatus.DISCONNECTED:
+                    label += " (disconnected, history kept)"
                 switcher.addItem(label, portal.hub_id)
             switcher.setEnabled(bool(portals))
             switcher.blockSignals(False)
@@ -403,7 +413,7 @@ class MainWindow(QMainWindow):
             portal, stored = result
             self.statusBar().showMessage(f"Imported {stored} versions into "
                                          f"'{portal.name}' (read-only)", 8000)
-            self.workflows_page.set_portal(portal.hub_id)
+            self.reload_portals(select=portal.hub_id)     # now in the switcher
             self.show_page("Workflows")
 
         self.runner(lambda: queries.import_file(path), on_result=imported,
@@ -468,7 +478,8 @@ class MainWindow(QMainWindow):
 
     def refresh_status(self) -> None:
         settings = self.ctx.settings
-        self.runner(lambda: app_status(settings), on_result=self.apply_status,
+        hub_id = self._current_portal
+        self.runner(lambda: app_status(settings, hub_id), on_result=self.apply_status,
                     on_error=lambda error: self.connection_label.setText(
                         f"Status unavailable: {error}"))
 
