@@ -15,17 +15,17 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol
-from urllib.parse import parse_qsl, urlencode
+from typing import Mapping, Protocol
+from urllib.parse import urlencode
 
 from wg_desktop.hubspot.errors import ErrorCategory
+from wg_desktop.security.redaction import MASK, SECRET_PARAM_NAMES
 
 LOGGER_NAME = "wg_desktop.hubspot"
 log = logging.getLogger(LOGGER_NAME)
 
-MASK = "[REDACTED]"
-SECRET_QUERY_PARAMS = frozenset({"token", "code", "refresh_token", "client_secret",
-                                 "access_token", "code_verifier", "hapikey", "id_token"})
+# One list of secret parameter names for the whole app (security/redaction.py).
+SECRET_QUERY_PARAMS = SECRET_PARAM_NAMES
 
 
 @dataclass(frozen=True)
@@ -76,20 +76,6 @@ class InMemoryCallRecorder:
             return len(self._records)
 
 
-class FanOutRecorder:
-    """Hands each record to several recorders; one failing does not stop the others."""
-
-    def __init__(self, recorders: Iterable[CallRecorder]) -> None:
-        self._recorders = tuple(recorders)
-
-    def record(self, rec: ApiCallRecord) -> None:
-        for recorder in self._recorders:
-            try:
-                recorder.record(rec)
-            except Exception:  # noqa: BLE001
-                log.exception("Call recorder %r failed", recorder)
-
-
 class NullRecorder:
     def record(self, rec: ApiCallRecord) -> None:
         pass
@@ -102,11 +88,3 @@ def redact_params(params: Mapping[str, object] | None) -> str:
     items = [(k, MASK if k.lower() in SECRET_QUERY_PARAMS else str(v))
              for k, v in params.items()]
     return urlencode(items, safe="[]")
-
-
-def redact_query_string(query: str) -> str:
-    if not query:
-        return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, MASK if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in pairs],
-                     safe="[]")

@@ -16,8 +16,14 @@ import threading
 MASK = "[REDACTED]"
 _MIN_SECRET_LEN = 8   # shorter values would mask ordinary words
 
-_SECRET_KEYS = (r"access_token|refresh_token|client_secret|code_verifier|id_token|token"
-                r"|password|passphrase|api_key|apikey|secret|code")
+# Names of parameters and keys whose values are secrets, wherever they appear
+# (query strings, forms, JSON, reprs). The HubSpot client masks the same list.
+SECRET_PARAM_NAMES = frozenset({
+    "access_token", "refresh_token", "client_secret", "code_verifier", "id_token", "token",
+    "password", "passphrase", "api_key", "apikey", "hapikey", "secret", "code"})
+# Longest first so that 'access_token' is matched before 'token'; 'code' last
+# (see _JSON_SECRET_KEYS).
+_SECRET_KEYS = "|".join(sorted(SECRET_PARAM_NAMES - {"code"}, key=len, reverse=True)) + "|code"
 
 # In JSON, "code" is usually an error code, not an authorization code.
 _JSON_SECRET_KEYS = _SECRET_KEYS.removesuffix("|code")

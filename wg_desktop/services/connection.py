@@ -3,8 +3,11 @@
 Every path (embedded web view, browser + loopback, pasted code, private-app
 token, CLI) ends in :meth:`ConnectionService.connect_with_tokens`, which
 validates the portal *before* anything is stored: granted scopes, workflow
-access (a plan without workflows answers 403), account details. Only a portal
-that can work is connected; otherwise the admin is told plainly what is missing.
+access through the API (a plan below Professional, or a token without the
+automation scope, answers 403), account details. HubSpot has no endpoint for
+the plan itself, and the user's role needs scopes the app does not request
+(only users allowed to install apps can authorize it), so those two are
+covered by the workflow probe and by HubSpot's own install rules.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import (AuthError, CircuitOpenError, HubSpotError, NetworkError,
                                        PermissionDenied, RequestTimeout, ServerError)
 from wg_desktop.hubspot.ratelimit import Priority
-from wg_desktop.services.audit import AuditAction, AuditLog
+from wg_desktop.services.audit import AuditAction, AuditLog, AuditQuery
 from wg_desktop.services.oauth_flow import AuthorizationRequest
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.tokens import RefreshOutcome, TokenManager, TokenSet, TokenVault
@@ -251,10 +254,13 @@ class ConnectionService:
         return results
 
     def refresh_success_rate(self) -> float | None:
-        entries = [e for e in self.audit.entries() if e.action == AuditAction.TOKEN_REFRESH]
-        if not entries:
+        """Share of successful token refreshes (target > 99 %), from the audit log."""
+        total = self.audit.count(AuditQuery(action=AuditAction.TOKEN_REFRESH))
+        if not total:
             return None
-        return sum(e.outcome == Outcome.SUCCESS for e in entries) / len(entries)
+        ok = self.audit.count(AuditQuery(action=AuditAction.TOKEN_REFRESH,
+                                         outcome=Outcome.SUCCESS))
+        return ok / total
 
     # -- listing and testing --------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import enum
 import html
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -205,7 +206,8 @@ class ConnectionPage(QWidget):
         self._snapshot: PortalSnapshot | None = None
         self._last_test: ConnectionTest | None = None
         self._pending: Any = None
-        self._watched: set[int] = set()
+        # Weak: a forgotten client must not be kept alive, nor its id reused unwatched.
+        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
         self.connect_dialog: Any = None
         self.disconnect_box: QMessageBox | None = None
         self._events = _ClientEvents(self)
@@ -396,9 +398,9 @@ class ConnectionPage(QWidget):
 
     def _watch(self, client: Any) -> None:
         """Follow the client's breaker and re-authentication state (once per client)."""
-        if client is None or id(client) in self._watched:
+        if client is None or client in self._watched:
             return
-        self._watched.add(id(client))
+        self._watched.add(client)
         events = self._events
         client.breaker.add_listener(
             lambda key, old, new: events.breaker_changed.emit(key, str(new)))
