@@ -324,6 +324,8 @@ def test_token_refresh_job_is_scheduled_hourly_and_runs(qtbot, hub_window, hubsp
 
 
 def test_demo_mode_connects_the_demo_portal_off_the_gui_thread(qtbot, ctx):
+    from wg_desktop.services.hubspot_setup import DEMO_WORKFLOWS
+    from wg_desktop.store.models import Workflow
     from wg_desktop.ui.app import build_services, connect_demo_portal, create_main_window
 
     services = build_services(ctx)      # nothing configured: the demo portal, in-process
@@ -336,6 +338,8 @@ def test_demo_mode_connects_the_demo_portal_off_the_gui_thread(qtbot, ctx):
         assert window.portal_switcher.currentText() == "Acme Demo (Professional)"
         assert window.current_portal() == services.demo.portal_ids[0]
         assert window.demo_banner.isVisibleTo(window)
+        # ... and its workflows are captured at once
+        qtbot.waitUntil(lambda: Workflow.select().count() == DEMO_WORKFLOWS, timeout=WAIT)
         window.quitting = True
         window.close()
     finally:

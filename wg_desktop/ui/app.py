@@ -217,9 +217,11 @@ def connect_demo_portal(window: MainWindow, services: HubSpotServices) -> None:
     """Demo mode: connect the demo's main portal, off the GUI thread."""
     if services.demo is None:
         return
+    # Once connected, capture its workflows at once (the background job may
+    # already have run, before there was a portal to sync).
     window.runner(lambda: ensure_demo_portal_connected(services),
-                  on_result=lambda portal: window.reload_portals(
-                      select=portal.hub_id if portal is not None else None),
+                  on_result=lambda portal: window.sync_portal_when_shown(portal.hub_id)
+                  if portal is not None else None,
                   on_error=lambda error: log.warning("could not connect the demo portal: %s",
                                                      error))
 

@@ -207,6 +207,10 @@ class MainWindow(QMainWindow):
                    "breaker_open": "HubSpot keeps failing; requests are paused"}
         self.workflows_page.set_offline(offline.get(state))
 
+    def sync_portal_when_shown(self, hub_id: int) -> None:
+        """Select ``hub_id`` once the switcher lists it, then sync it."""
+        self._sync_new_portal(hub_id)
+
     def _sync_new_portal(self, hub_id: int) -> None:
         # The switcher learns of the new portal asynchronously: sync once it shows it.
         self._sync_when_shown = hub_id
