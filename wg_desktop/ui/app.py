@@ -192,11 +192,17 @@ class StoreSessionPool:
 
 def create_main_window(ctx: AppContext, pool: QThreadPool | Any,
                        hubspot: HubSpotServices | None = None) -> MainWindow:
-    pool = StoreSessionPool(pool, ctx.store)
-    runner = functools.partial(run_off_gui_thread, pool=pool)
-    scheduler = build_scheduler(ctx, pool, hubspot)
+    # Scheduled jobs get their own pool: a long sync never starves the pages'
+    # loads, and stopping the scheduler waits for jobs only.
+    job_pool: QThreadPool | Any = pool
+    if isinstance(pool, QThreadPool):
+        job_pool = QThreadPool()
+        job_pool.setMaxThreadCount(2)
+    runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
+    scheduler = build_scheduler(ctx, StoreSessionPool(job_pool, ctx.store), hubspot)
     window = MainWindow(ctx, scheduler, runner, hubspot=hubspot)
     scheduler.setParent(window)
+    window.job_pool = job_pool           # keeps the pool alive as long as the window
     window.jobs_page.refresh()
     return window
 
@@ -261,7 +267,8 @@ def run_gui(data_dir: str | None = None) -> int:
     try:
         return app.exec()
     finally:
-        if pool.waitForDone(10_000):
+        drained = pool.waitForDone(10_000) and window.job_pool.waitForDone(10_000)
+        if drained:
             window.scheduler.store.close()
             hubspot.close()
             ctx.close()
