@@ -167,6 +167,35 @@ def _type_errors(body: dict[str, Any]) -> list[dict[str, Any]]:
     return errors
 
 
+def workflow_store(call: Call, stores: dict[int, FlowStore],
+                   profiles: dict[int, PortalProfile]) -> FlowStore | Response:
+    """The caller's portal's flows, or HubSpot's 403 when the token lacks the
+    automation scope or the portal's plan has no workflows (v3 and v4 alike)."""
+    principal = call.principal
+    assert principal is not None
+    profile = profiles[principal.portal_id]
+    if "automation" not in principal.scopes:
+        return missing_scopes("automation")
+    if not profile.has_workflows:
+        return plan_without_workflows(profile)
+    return stores[principal.portal_id]
+
+
+def batch_inputs(call: Call) -> list[Any] | Response:
+    """The ``inputs`` array of a batch request (at most BATCH_LIMIT), or a 400."""
+    try:
+        body = call.req.json()
+    except BadRequestBody as exc:
+        return validation_error(str(exc))
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list):
+        return validation_error("The request body must be an object with an 'inputs' array.")
+    if len(inputs) > BATCH_LIMIT:
+        return validation_error(f"Too many inputs: {len(inputs)}; the maximum batch size is "
+                                f"{BATCH_LIMIT}.", context={"maxInputs": [str(BATCH_LIMIT)]})
+    return inputs
+
+
 class FlowsApi:
     def __init__(self, stores: dict[int, FlowStore], profiles: dict[int, PortalProfile], *,
                  strict_put_keys: bool) -> None:
@@ -176,14 +205,7 @@ class FlowsApi:
 
     # -- access -------------------------------------------------------------------
     def store_for(self, call: Call) -> FlowStore | Response:
-        principal = call.principal
-        assert principal is not None
-        profile = self._profiles[principal.portal_id]
-        if "automation" not in principal.scopes:
-            return missing_scopes("automation")
-        if not profile.has_workflows:
-            return plan_without_workflows(profile)
-        return self._stores[principal.portal_id]
+        return workflow_store(call, self._stores, self._profiles)
 
     @staticmethod
     def _flow_id(text: str) -> int | None:
@@ -238,16 +260,9 @@ class FlowsApi:
         if isinstance(store, Response):
             return store
         started = _now_iso()
-        try:
-            body = call.req.json()
-        except BadRequestBody as exc:
-            return validation_error(str(exc))
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list):
-            return validation_error("The request body must be an object with an 'inputs' array.")
-        if len(inputs) > BATCH_LIMIT:
-            return validation_error(f"Too many inputs: {len(inputs)}; the maximum batch size is {BATCH_LIMIT}.",
-                                    context={"maxInputs": [str(BATCH_LIMIT)]})
+        inputs = batch_inputs(call)
+        if isinstance(inputs, Response):
+            return inputs
         wanted: list[str] = []
         for index, item in enumerate(inputs):
             if not isinstance(item, dict) or item.get("type") != "FLOW_ID" or "flowId" not in item:
@@ -409,13 +424,9 @@ class FlowsApi:
         if isinstance(store, Response):
             return store
         started = _now_iso()
-        try:
-            body = call.req.json()
-        except BadRequestBody as exc:
-            return validation_error(str(exc))
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or len(inputs) > BATCH_LIMIT:
-            return validation_error(f"'inputs' must be an array of at most {BATCH_LIMIT} items.")
+        inputs = batch_inputs(call)
+        if isinstance(inputs, Response):
+            return inputs
         results, missing = [], []
         for index, item in enumerate(inputs):
             if not isinstance(item, dict):

@@ -8,7 +8,7 @@ from typing import Any
 
 from wg_desktop.demo.config import PortalProfile
 from wg_desktop.demo.data import FlowNotFound, FlowRecord, FlowStore
-from wg_desktop.demo.flows import Call, missing_scopes, plan_without_workflows
+from wg_desktop.demo.flows import Call, workflow_store
 from wg_desktop.demo.wire import Response, json_response, not_found
 
 _UNIT_MS = {"MINUTES": 60_000, "HOURS": 3_600_000, "DAYS": 86_400_000, "SECONDS": 1_000}
@@ -106,14 +106,7 @@ class LegacyWorkflowsApi:
         self._profiles = profiles
 
     def _store(self, call: Call) -> FlowStore | Response:
-        principal = call.principal
-        assert principal is not None
-        profile = self._profiles[principal.portal_id]
-        if "automation" not in principal.scopes:
-            return missing_scopes("automation")
-        if not profile.has_workflows:
-            return plan_without_workflows(profile)
-        return self._stores[principal.portal_id]
+        return workflow_store(call, self._stores, self._profiles)
 
     def list(self, call: Call) -> Response:
         store = self._store(call)
