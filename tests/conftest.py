@@ -39,3 +39,13 @@ def data_dir(tmp_path):
     folder = tmp_path / "wg-data"
     folder.mkdir(mode=0o700)
     return folder
+
+
+@pytest.fixture
+def ctx(data_dir):
+    """A real application context (encrypted store, in-memory keychain)."""
+    from tests.support.context import make_context
+
+    context = make_context(data_dir)
+    yield context
+    context.close()

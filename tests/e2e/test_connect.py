@@ -23,13 +23,6 @@ def demo():
 
 
 @pytest.fixture
-def ctx(data_dir):
-    context = make_context(data_dir)
-    yield context
-    context.close()
-
-
-@pytest.fixture
 def services(ctx, demo):
     hub = build_hubspot_services(ctx.settings, ctx.store, ctx.audit, ctx.secrets, demo=demo)
     yield hub

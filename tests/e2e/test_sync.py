@@ -16,13 +16,6 @@ from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVers
 from wg_desktop.store.versions import history, latest_version, version_json
 
 
-@pytest.fixture
-def ctx(data_dir):
-    context = make_context(data_dir)
-    yield context
-    context.close()
-
-
 def setup(ctx, demo):
     hub = build_hubspot_services(ctx.settings, ctx.store, ctx.audit, ctx.secrets, demo=demo)
     portal = hub.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))

@@ -6,19 +6,11 @@ import socket
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
 
-from tests.support.context import make_context
 from wg_desktop.ui.jobs import SynchronousPool
 
 if QCoreApplication.instance() is None:
     # QtWebEngine (the connect dialog's sign-in view) wants this before the app exists.
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-
-
-@pytest.fixture
-def ctx(data_dir):
-    context = make_context(data_dir)
-    yield context
-    context.close()
 
 
 @pytest.fixture
