@@ -22,8 +22,6 @@ from wg_desktop.security.secrets import SecretStore, token_key
 
 log = logging.getLogger(__name__)
 
-# HubSpot's answers when a refresh token is dead (legacy and RFC 6749 shapes).
-DEAD_REFRESH_MARKERS = ("BAD_REFRESH_TOKEN", "invalid_grant")
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,8 @@ class TokenVault:
         self.secrets.delete(token_key(hub_id, "tokens"))
 
 
-# Exchanges a refresh token for a token response (HubSpot's JSON body).
+# Exchanges a refresh token for a token response (HubSpot's JSON body); raises
+# ReauthenticationNeeded when HubSpot says the refresh token is dead.
 Refresher = Callable[[str], Mapping[str, Any]]
 
 
@@ -176,7 +175,9 @@ class TokenManager:
                 fresh = replace(fresh, scopes=tokens.scopes)
             self.vault.save(portal_key, fresh)
         except HubSpotError as exc:
-            dead = is_dead_refresh_token(exc)
+            # The refresher (api.refresh_access_token) already turns HubSpot's
+            # BAD_REFRESH_TOKEN / invalid_grant into ReauthenticationNeeded.
+            dead = isinstance(exc, ReauthenticationNeeded)
             self._report(RefreshOutcome(portal_key, False, str(exc), needs_reconnect=dead))
             if dead:
                 raise ReauthenticationNeeded(
@@ -199,9 +200,3 @@ class TokenManager:
                         outcome.error)
         if self.on_refresh is not None:
             self.on_refresh(outcome)
-
-
-def is_dead_refresh_token(error: HubSpotError) -> bool:
-    return (error.status in (400, 401)
-            and any(marker in f"{error.error_code or ''} {error.message}"
-                    for marker in DEAD_REFRESH_MARKERS))

@@ -90,7 +90,9 @@ def test_dead_refresh_token_needs_reconnect(code):
     outcomes = []
 
     def refuse(rt):
-        raise ClientError("missing or invalid refresh token", status=400, error_code=code)
+        # what api.refresh_access_token raises for HubSpot's answer
+        raise ReauthenticationNeeded("missing or invalid refresh token", status=400,
+                                     error_code=code)
 
     manager, _, _ = setup(10, refuse, outcomes=outcomes)
     with pytest.raises(ReauthenticationNeeded):
@@ -142,3 +144,16 @@ def test_malformed_token_response_keeps_the_old_tokens():
     with pytest.raises(ValueError):
         manager.access_token("42")
     assert vault.load("42").access_token == "access-1"
+
+
+def test_other_refusals_are_failures_but_not_a_reconnect():
+    outcomes = []
+
+    def misconfigured(rt):
+        raise ClientError("bad client id", status=400, error_code="BAD_CLIENT_ID")
+
+    manager, vault, _ = setup(10, misconfigured, outcomes=outcomes)
+    with pytest.raises(ClientError):
+        manager.access_token("42")
+    assert outcomes[-1].ok is False and outcomes[-1].needs_reconnect is False
+    assert vault.load("42").refresh_token == "refresh-1"
