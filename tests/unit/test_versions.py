@@ -181,8 +181,8 @@ def test_queries_address_versions_by_number_or_by_id(workflow):
     assert queries.version(workflow)[1] == {"n": 2}
     assert queries.version(workflow, "1")[1] == {"n": 0}
     assert queries.version(workflow, "v2")[1] == {"n": 1}
-    info, number, body = queries.version_by_id(workflow, ids[0])
-    assert (info.id, number, body) == (ids[0], 1, {"n": 0})
+    info, number, total, body = queries.version_by_id(workflow, ids[0])
+    assert (info.id, number, total, body) == (ids[0], 1, 3, {"n": 0})
     for bad in ("0", "4", str(ids[2]) if ids[2] > 3 else "99", "x"):
         with pytest.raises(WorkflowNotFound):
             queries.version(workflow, bad)

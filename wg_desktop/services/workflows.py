@@ -132,12 +132,13 @@ class WorkflowQueries:
         return info, version_json(WorkflowVersion.get_by_id(info.id))
 
     def version_by_id(self, workflow: Workflow, version_id: int
-                      ) -> tuple[VersionInfo, int, dict[str, Any]]:
-        """A version by its database id: (info, its number, definition)."""
+                      ) -> tuple[VersionInfo, int, int, dict[str, Any]]:
+        """A version by its database id: (info, its number, how many versions
+        there are, definition)."""
         versions = history(workflow)
         for index, info in enumerate(versions):
             if info.id == version_id:
-                return (info, len(versions) - index,
+                return (info, len(versions) - index, len(versions),
                         version_json(WorkflowVersion.get_by_id(info.id)))
         raise WorkflowNotFound("This version is no longer stored.")
 
@@ -146,7 +147,7 @@ class WorkflowQueries:
     def export_version_json(self, workflow_id: int, version_id: int, path: Path) -> int:
         """One version as a pretty JSON file; returns its size. Audited."""
         workflow = self.get(workflow_id)
-        info, number, definition = self.version_by_id(workflow, version_id)
+        info, number, _, definition = self.version_by_id(workflow, version_id)
         data = json.dumps(definition, indent=2, sort_keys=True, ensure_ascii=False).encode()
         write_private_atomic(path, data + b"\n")
         self.audit.record(AuditAction.EXPORT, portal_hub_id=workflow.portal.hub_id,

@@ -198,7 +198,7 @@ class MainWindow(QMainWindow):
         if self.connection_page is not None:
             self.connection_page.link_state_changed.connect(self._link_state_changed)
             # Right after connecting, capture the portal's workflows.
-            self.connection_page.portal_connected.connect(self._sync_new_portal)
+            self.connection_page.portal_connected.connect(self.sync_portal_when_shown)
         return page
 
     def _link_state_changed(self, state: str) -> None:
@@ -208,11 +208,8 @@ class MainWindow(QMainWindow):
         self.workflows_page.set_offline(offline.get(state))
 
     def sync_portal_when_shown(self, hub_id: int) -> None:
-        """Select ``hub_id`` once the switcher lists it, then sync it."""
-        self._sync_new_portal(hub_id)
-
-    def _sync_new_portal(self, hub_id: int) -> None:
-        # The switcher learns of the new portal asynchronously: sync once it shows it.
+        """Select ``hub_id`` once the switcher lists it (it learns of a new
+        portal asynchronously), then sync it."""
         self._sync_when_shown = hub_id
         self.reload_portals(select=hub_id)
 

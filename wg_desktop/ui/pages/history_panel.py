@@ -102,11 +102,10 @@ def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) ->
     """Worker thread."""
     workflow = queries.get(workflow_id)
     try:
-        info, number, document = queries.version_by_id(workflow, version_id)
+        info, number, total, document = queries.version_by_id(workflow, version_id)
     except WorkflowNotFound:
         raise HistoryChanged("This version is no longer stored; the history was "
                              "reloaded.") from None
-    total = len(queries.history(workflow))
     return LoadedVersion(info, number, total, build_json_tree(document),
                          format_json(document))
 
