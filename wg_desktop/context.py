@@ -7,8 +7,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from wg_desktop.config import BY_KEY, Settings
+from wg_desktop.config import BY_KEY, REGISTRY, Settings
+from wg_desktop.instance import InstanceBusy, ensure_instance_id, holding_start_lock
 from wg_desktop.paths import Paths
+from wg_desktop.security import keychain_migration
 from wg_desktop.security.keys import database_key
 from wg_desktop.security.redaction import SecretRegistry
 from wg_desktop.security.secrets import (KeychainUnavailable, KeyringSecrets,
@@ -38,6 +40,7 @@ class AppContext:
     audit: AuditLog
     retention: RetentionService
     job_runs: StoreJobRunStore
+    instance_id: str | None = None      # scopes this data folder's keychain entries
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -49,7 +52,8 @@ class AppContext:
 
 def open_secret_store(paths: Paths, settings: Settings, registry: SecretRegistry,
                       environ: Mapping[str, str],
-                      prompt: PassphrasePrompt | None = None) -> SecretStore:
+                      prompt: PassphrasePrompt | None = None,
+                      scope: str | None = None) -> SecretStore:
     """The keychain, or the passphrase file when the user opted in to it."""
     if settings.get("security.secret_backend") == "file":
         creating = not paths.secrets_file.exists()
@@ -59,7 +63,7 @@ def open_secret_store(paths: Paths, settings: Settings, registry: SecretRegistry
             raise SetupError(f"The secrets file {paths.secrets_file} needs its passphrase "
                              f"(set {PASSPHRASE_ENV} or enter it when asked).")
         return PassphraseFileSecrets(paths.secrets_file, passphrase, registry)
-    return KeyringSecrets(registry)
+    return KeyringSecrets(registry, scope=scope)
 
 
 def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
@@ -71,17 +75,43 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
     paths.ensure()
     registry = SecretRegistry()
     settings = Settings.load(paths.settings_file, environ)
-    if secrets is None:
-        secrets = open_secret_store(paths, settings, registry, environ, prompt)
-    settings.secret_reader = lambda key: secrets.get(setting_key(key))
     for name in ("hubspot.client_secret", "security.token_encryption_key"):
         registry.add(environ.get(BY_KEY[name].env_var, ""))
-    store = open_store(paths.database, database_key(settings, secrets, paths.database))
+    try:
+        # One process at a time reads or creates the instance id, the key and
+        # the database: concurrent first starts must not each make a key.
+        with holding_start_lock(paths) as locked:
+            instance_id, _ = ensure_instance_id(paths)
+            if secrets is None:
+                secrets = open_secret_store(paths, settings, registry, environ, prompt,
+                                            scope=instance_id)
+            adopt = (locked and isinstance(secrets, KeyringSecrets) and secrets.scope
+                     and keychain_migration.needs_migration(paths.data_dir))
+            if adopt and paths.database.exists():
+                keychain_migration.adopt_shared_entries(
+                    secrets, [setting_key(s.key) for s in REGISTRY if s.is_secret])
+            settings.secret_reader = lambda key: secrets.get(setting_key(key))
+            store = open_store(paths.database, database_key(settings, secrets, paths.database))
+            if adopt:
+                try:
+                    keychain_migration.adopt_portal_tokens(secrets, _stored_hub_ids(store))
+                    keychain_migration.mark_done(paths.data_dir)
+                except BaseException:
+                    store.close()
+                    raise
+    except InstanceBusy as exc:
+        raise SetupError(str(exc)) from None
     audit = AuditLog(store, settings, registry)
     return AppContext(paths, settings, secrets, registry, store, audit,
                       RetentionService(store, settings, audit),
-                      StoreJobRunStore(store, registry))
+                      StoreJobRunStore(store, registry), instance_id)
 
+
+def _stored_hub_ids(store: Store) -> list[int]:
+    from wg_desktop.store.models import Portal
+
+    with store.session():
+        return [p.hub_id for p in Portal.select(Portal.hub_id)]
 
 __all__ = ["AppContext", "KeychainUnavailable", "SetupError", "build_context",
            "open_secret_store", "PASSPHRASE_ENV"]

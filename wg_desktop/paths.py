@@ -57,16 +57,44 @@ class Paths:
         return self.data_dir / "backups"
 
     @property
+    def instance_id_file(self) -> Path:
+        """This data folder's identity: scopes its keychain entries."""
+        return self.data_dir / "instance-id"
+
+    @property
+    def start_lock_file(self) -> Path:
+        """Held while a process opens (and on first start, creates) the store."""
+        return self.data_dir / ".start.lock"
+
+    def sync_lock_file(self, hub_id: int) -> Path:
+        """Held by whichever process (window or command line) syncs the portal."""
+        return self.data_dir / f".sync-{int(hub_id)}.lock"
+
+    @property
     def secrets_file(self) -> Path:
         """The opt-in passphrase-protected secret file (only when no keychain)."""
         return self.config_dir / "secrets.enc"
 
     def ensure(self) -> "Paths":
-        """Create every folder private to the user (0700)."""
+        """Create every folder private to the user (0700).
+
+        A data folder that exists but cannot be written (a read-only mount, a
+        copy browsed elsewhere) is left as it is: the store opens read-only.
+        """
         for folder in (self.data_dir, self.config_dir, self.log_dir,
                        self.cache_dir, self.backups_dir):
-            make_private_dir(folder)
+            try:
+                make_private_dir(folder)
+            except OSError:
+                if folder == self.data_dir and not folder.is_dir():
+                    raise
+                if self.writable():
+                    raise
         return self
+
+    def writable(self) -> bool:
+        """Whether this process may create files in the data folder."""
+        return os.access(self.data_dir, os.W_OK)
 
 
 def make_private_dir(folder: Path) -> None:
@@ -88,7 +116,7 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a stale temp file keeps its old mode through O_CREAT
+    os.chmod(tmp, 0o600)  # a stale temp file keeps its old mode through O_CREAT
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -166,3 +166,9 @@ def test_settings_dialog_says_which_secrets_are_stored(qtbot, window, ctx):
     assert dialog.findChild(QLineEdit, "hubspot.client_secret").placeholderText() == \
         "stored — type to replace"
     assert dialog.findChild(QLineEdit, "notify.smtp_password").placeholderText() == "not set"
+
+
+def test_about_names_the_data_folder_and_its_instance_id(window):
+    text = window.about_text()
+    assert window.ctx.instance_id and window.ctx.instance_id in text
+    assert str(window.ctx.paths.data_dir) in text

@@ -2,9 +2,11 @@
 
 Order: ``HUBSPOT_TOKEN_ENCRYPTION_KEY`` (64 hex characters used as is, anything
 else treated as a passphrase and stretched with scrypt and a per-install salt)
-> the keychain entry ``database-key`` > a new random key, created only when the
-database does not exist yet — a missing key for an existing database is an
-error, never a silent new empty database.
+> the keychain entry ``database-key`` (scoped to the data folder) > a new random
+key, created only when the database does not exist yet and stored (and read
+back) before the database is created — a missing key for an existing database
+is an error, never a silent new empty database. The caller holds the data
+folder's start lock (wg_desktop.instance), so creation happens once.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def database_key(settings: Settings, secrets: SecretStore | None, database: Path
             "restore a backup into a new data folder.")
     key = crypto.new_key()
     secrets.set(DATABASE_KEY_NAME, key.hex())
+    # A database is only ever created with a key the keychain demonstrably
+    # kept: a keychain that drops writes would otherwise leave a store that
+    # nothing can open.
+    if secrets.get(DATABASE_KEY_NAME) != key.hex():
+        raise DatabaseKeyMissing(f"{secrets.describe()} did not keep the new database key; "
+                                 "nothing was created. Check the keychain and start again.")
     return key
 
 

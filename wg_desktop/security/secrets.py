@@ -63,12 +63,18 @@ class SecretStore(Protocol):
 
 
 class KeyringSecrets:
-    """Secrets in the OS keychain under one service name."""
+    """Secrets in the OS keychain under one service name.
+
+    With a ``scope`` (the data folder's instance id) every entry is named
+    ``<scope>/<name>``, so each data folder has its own database key and tokens
+    in a keychain that every folder of the user shares.
+    """
 
     def __init__(self, registry: SecretRegistry | None = None,
-                 service: str = KEYCHAIN_SERVICE) -> None:
+                 service: str = KEYCHAIN_SERVICE, scope: str | None = None) -> None:
         self.service = service
         self.registry = registry
+        self.scope = scope
         self._backend = keyring.get_keyring()
         problem = unusable_reason(self._backend)
         if problem:
@@ -77,6 +83,13 @@ class KeyringSecrets:
     def describe(self) -> str:
         backend = self._backend
         return f"OS keychain ({type(backend).__module__}.{type(backend).__name__})"
+
+    def entry_name(self, name: str) -> str:
+        return f"{self.scope}/{name}" if self.scope else name
+
+    def unscoped(self) -> "KeyringSecrets":
+        """The same keychain under the names used before entries were scoped."""
+        return KeyringSecrets(self.registry, self.service)
 
     def _call(self, action: str, fn, *args):
         try:
@@ -91,7 +104,8 @@ class KeyringSecrets:
                                       + _FALLBACK_HELP) from None
 
     def get(self, name: str) -> str | None:
-        value = self._call("read", self._backend.get_password, self.service, name)
+        value = self._call("read", self._backend.get_password, self.service,
+                           self.entry_name(name))
         if self.registry is not None:
             self.registry.add(value)
         return value
@@ -99,10 +113,12 @@ class KeyringSecrets:
     def set(self, name: str, value: str) -> None:
         if self.registry is not None:
             self.registry.add(value)
-        self._call("store", self._backend.set_password, self.service, name, value)
+        self._call("store", self._backend.set_password, self.service, self.entry_name(name),
+                   value)
 
     def delete(self, name: str) -> None:
-        self._call("delete", self._backend.delete_password, self.service, name)
+        self._call("delete", self._backend.delete_password, self.service,
+                   self.entry_name(name))
 
 
 def unusable_reason(backend: object) -> str:

@@ -6,6 +6,8 @@ and all reads go through the off-GUI-thread runner.
 
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -534,14 +536,18 @@ class MainWindow(QMainWindow):
                                          "schedule changes apply after a restart.", 8000)
         self.audit_page.reload()
 
+    def about_text(self) -> str:
+        instance = self.ctx.instance_id or "none (read-only folder)"
+        return (f"<h3>{APP_DISPLAY_NAME} {APP_VERSION}</h3>"
+                "<p>Versioned, encrypted, offline history of your HubSpot workflows.</p>"
+                f"<p>Data: {html.escape(str(self.ctx.paths.data_dir))}<br>"
+                f"Instance: {html.escape(instance)} (names this folder's keychain "
+                "entries)<br>"
+                f"Secrets: {html.escape(self.ctx.secrets.describe())}<br>"
+                f"Log: {html.escape(str(self.ctx.paths.log_file))}</p>")
+
     def show_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_DISPLAY_NAME}",
-                          f"<h3>{APP_DISPLAY_NAME} {APP_VERSION}</h3>"
-                          "<p>Versioned, encrypted, offline history of your HubSpot "
-                          "workflows.</p>"
-                          f"<p>Data: {self.ctx.paths.data_dir}<br>"
-                          f"Secrets: {self.ctx.secrets.describe()}<br>"
-                          f"Log: {self.ctx.paths.log_file}</p>")
+        QMessageBox.about(self, f"About {APP_DISPLAY_NAME}", self.about_text())
 
     # -- closing -----------------------------------------------------------------------
 
