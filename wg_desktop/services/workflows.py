@@ -17,6 +17,7 @@ import peewee as pw
 from wg_desktop.constants import APP_VERSION
 from wg_desktop.paths import write_private_atomic
 from wg_desktop.services.audit import AuditAction, AuditLog
+from wg_desktop.services.import_reader import ImportRejected, open_import
 from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVersion, utcnow
@@ -24,16 +25,14 @@ from wg_desktop.store.versions import (VersionInfo, add_version, history, latest
                                        version_json)
 
 EXPORT_FORMAT = "workflowguard-export/1"
-MAX_IMPORT_BYTES = 200 * 1024 * 1024
-MAX_IMPORT_FILES = 5_000
 
 
 class WorkflowNotFound(LookupError):
     pass
 
 
-class ImportRejected(ValueError):
-    """The file is not something we can import; nothing was stored."""
+class ExportFailed(OSError):
+    """The export file could not be written; the message names the user's path."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +154,21 @@ class WorkflowQueries:
                                    "version": number, "file": str(path)})
         return len(data)
 
+    @staticmethod
+    def export_destination(path: Path, now: dt.datetime | None = None) -> Path:
+        """Where an export to ``path`` goes: the path itself, or a dated zip
+        inside it when it is an existing folder."""
+        if path.is_dir():
+            stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d-%H%M%S")
+            return path / f"workflowguard-export-{stamp}.zip"
+        return path
+
     def export_zip(self, path: Path, hub_id: int | None = None) -> int:
         """The current definition of every live workflow as a zip of JSON files
-        plus a manifest. Returns the number of workflows written."""
+        plus a manifest (into a dated zip when ``path`` is a folder; callers
+        that report the file resolve it first with ``export_destination``).
+        Returns the number of workflows written."""
+        path = self.export_destination(path)
         rows = [r for r in self.list(hub_id, include_deleted=False) if r.versions]
         buffer = io.BytesIO()
         manifest: dict[str, Any] = {"format": EXPORT_FORMAT, "app_version": APP_VERSION,
@@ -177,7 +188,12 @@ class WorkflowQueries:
                     version.captured_at.isoformat(), "sha256": hashlib.sha256(data).hexdigest()})
             archive.writestr("manifest.json", json.dumps(manifest, indent=2,
                                                          ensure_ascii=False))
-        write_private_atomic(path, buffer.getvalue())
+        try:
+            write_private_atomic(path, buffer.getvalue())
+        except OSError as exc:
+            # The OS error names the temporary file beside the target; the
+            # user only knows the path they asked for.
+            raise ExportFailed(f"Cannot write {path}: {exc.strerror or exc}.") from None
         self.audit.record(AuditAction.EXPORT, portal_hub_id=hub_id,
                           details={"what": "workflows", "count": len(rows), "file": str(path)})
         return len(rows)
@@ -186,38 +202,48 @@ class WorkflowQueries:
         """Import a WorkflowGuard zip export, or a plain JSON file (one flow, a
         list of flows, or HubSpot's ``{"results": [...]}``), as read-only
         'imported' sources — one per source portal, so flows of different
-        portals never share a history. Everything is checked before anything
-        is stored. Returns the (first) imported source and the new versions."""
-        if path.stat().st_size > MAX_IMPORT_BYTES:
-            raise ImportRejected(f"{path.name} is larger than {MAX_IMPORT_BYTES >> 20} MB.")
-        items = _read_flows(path)
-        if not items:
-            raise ImportRejected(f"{path.name} contains no workflow definitions.")
-        stored = 0
+        portals never share a history. Documents are read and stored one at a
+        time inside one transaction, so memory stays bounded and a refusal
+        anywhere leaves the store as it was. Returns the (first) imported
+        source and the new versions."""
+        found = stored = 0
         portals: dict[int, Portal] = {}
-        with self.store.writing():
-            for source, flow in items:
-                portal = portals.get(source.pseudo_hub_id)
-                if portal is None:
-                    portal, _ = Portal.get_or_create(hub_id=source.pseudo_hub_id, defaults={
-                        "name": source.label, "auth_kind": "import",
-                        "status": PortalStatus.DISCONNECTED})
-                    portals[source.pseudo_hub_id] = portal
-                workflow, _ = Workflow.get_or_create(portal=portal, flow_id=str(flow["id"]),
-                                                     defaults={"source": "imported"})
-                workflow.name = str(flow.get("name") or "")
-                workflow.object_type_id = str(flow.get("objectTypeId") or "")
-                workflow.is_enabled = bool(flow.get("isEnabled", False))
-                workflow.revision_id = str(flow.get("revisionId") or "")
-                workflow.save()
-                if add_version(workflow, normalize_flow(flow), origin="import",
-                               revision_id=workflow.revision_id,
-                               remote_updated_at=str(flow.get("updatedAt") or "")):
-                    stored += 1
+        with open_import(path) as reader, self.store.writing():
+            sources = _manifest_sources(reader.manifest())
+            fallback = _source_for_file(path)
+            for name, document in reader.documents():
+                flows = _flows_in(document, path)
+                source = sources.get(name, fallback)
+                stored += sum(self._store_imported(flow, source, portals) for flow in flows)
+                found += len(flows)
+                del document, flows     # freed before the next document is parsed
+            if not found:
+                raise ImportRejected(f"{path.name} contains no workflow definitions.")
         self.audit.record(AuditAction.IMPORT, details={
-            "file": str(path), "workflows": len(items), "new_versions": stored,
+            "file": str(path), "workflows": found, "new_versions": stored,
             "sources": [p.name for p in portals.values()]})
         return next(iter(portals.values())), stored
+
+    @staticmethod
+    def _store_imported(flow: dict[str, Any], source: "ImportSource",
+                        portals: dict[int, Portal]) -> int:
+        """Store one imported flow; 1 if it made a new version."""
+        portal = portals.get(source.pseudo_hub_id)
+        if portal is None:
+            portal, _ = Portal.get_or_create(hub_id=source.pseudo_hub_id, defaults={
+                "name": source.label, "auth_kind": "import",
+                "status": PortalStatus.DISCONNECTED})
+            portals[source.pseudo_hub_id] = portal
+        workflow, _ = Workflow.get_or_create(portal=portal, flow_id=str(flow["id"]),
+                                             defaults={"source": "imported"})
+        workflow.name = str(flow.get("name") or "")
+        workflow.object_type_id = str(flow.get("objectTypeId") or "")
+        workflow.is_enabled = bool(flow.get("isEnabled", False))
+        workflow.revision_id = str(flow.get("revisionId") or "")
+        workflow.save()
+        return 1 if add_version(workflow, normalize_flow(flow), origin="import",
+                                revision_id=workflow.revision_id,
+                                remote_updated_at=str(flow.get("updatedAt") or "")) else 0
 
 
 @dataclass(frozen=True)
@@ -233,47 +259,25 @@ def _source_for_file(path: Path) -> ImportSource:
     return ImportSource(-digest, f"Imported: {path.name}")
 
 
-def _read_flows(path: Path) -> list[tuple[ImportSource, dict[str, Any]]]:
-    fallback = _source_for_file(path)
+def _manifest_sources(manifest: Any) -> dict[str, ImportSource]:
+    """The source portal of each file the manifest lists (by file name)."""
     sources: dict[str, ImportSource] = {}
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.endswith(".json")
-                         and n != "manifest.json"]
-                if len(names) > MAX_IMPORT_FILES:
-                    raise ImportRejected(f"{path.name} holds more than {MAX_IMPORT_FILES} files.")
-                total = sum(archive.getinfo(n).file_size for n in names)
-                if total > MAX_IMPORT_BYTES:
-                    raise ImportRejected(f"{path.name} unpacks to more than "
-                                         f"{MAX_IMPORT_BYTES >> 20} MB.")
-                if "manifest.json" in archive.namelist():
-                    manifest = _parse(archive.read("manifest.json"), "manifest.json")
-                    for entry in (manifest.get("workflows") or []
-                                  if isinstance(manifest, dict) else []):
-                        hub = entry.get("hub_id") if isinstance(entry, dict) else None
-                        if isinstance(hub, int) and hub > 0:
-                            sources[str(entry.get("file"))] = ImportSource(
-                                -hub, f"Imported: {entry.get('portal') or hub} ({hub})")
-                items = [(sources.get(n, fallback), _parse(archive.read(n), n)) for n in names]
-        except (zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise ImportRejected(f"{path.name} is a damaged zip file ({exc}).") from None
-    else:
-        items = [(fallback, _parse(path.read_bytes(), path.name))]
-    flows: list[tuple[ImportSource, dict[str, Any]]] = []
-    for source, item in items:
-        if isinstance(item, dict) and isinstance(item.get("results"), list):
-            item = item["results"]
-        for flow in item if isinstance(item, list) else [item]:
-            if not isinstance(flow, dict) or flow.get("id") in (None, ""):
-                raise ImportRejected("Every workflow needs an 'id'; nothing was imported.")
-            flows.append((source, flow))
+    entries = manifest.get("workflows") if isinstance(manifest, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        hub = entry.get("hub_id") if isinstance(entry, dict) else None
+        if isinstance(hub, int) and hub > 0:
+            sources[str(entry.get("file"))] = ImportSource(
+                -hub, f"Imported: {entry.get('portal') or hub} ({hub})")
+    return sources
+
+
+def _flows_in(document: Any, path: Path) -> list[dict[str, Any]]:
+    """The flows of one document: a flow, a list of flows, or ``{"results": [...]}``."""
+    if isinstance(document, dict) and isinstance(document.get("results"), list):
+        document = document["results"]
+    flows = document if isinstance(document, list) else [document]
+    for flow in flows:
+        if not isinstance(flow, dict) or flow.get("id") in (None, ""):
+            raise ImportRejected(f"{path.name}: every workflow needs an 'id'; nothing was "
+                                 "imported.")
     return flows
-
-
-def _parse(data: bytes, name: str) -> Any:
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImportRejected(f"{name} is not valid JSON ({exc}); nothing was imported.") \
-            from None
