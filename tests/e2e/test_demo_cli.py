@@ -112,3 +112,12 @@ def test_register_wires_a_subcommand():
     assert config.faults.error_5xx_rate == 0.25 and config.faults.latency_ms == 30
     assert config.drift_interval == 5 and config.rotate_refresh_tokens and not config.send_retry_after
     assert config.daily_limit == 1000
+
+
+def test_cut_off_rate_flag_reaches_the_config():
+    parser = argparse.ArgumentParser(prog="wg-desktop demo-portal")
+    command.add_arguments(parser)
+    config = command.config_from_args(parser.parse_args(["--cut-off-rate", "0.05"]))
+    assert config.faults.cut_off_rate == 0.05
+    with pytest.raises(ValueError):
+        command.config_from_args(parser.parse_args(["--cut-off-rate", "1.5"]))

@@ -237,3 +237,33 @@ def test_request_log_holds_hashes_never_tokens(portal, client, token):
         + json.dumps(httpx.get(portal.base_url + "/__demo__/state").json())
     for secret in secrets:
         assert secret not in dumped
+
+
+def test_cut_off_success_body_has_a_matching_content_length_and_invalid_json(portal, client):
+    with httpx.Client(base_url=portal.base_url) as control:
+        answer = control.post("/__demo__/faults", json={"cut_off_rate": 1.0})
+        assert answer.status_code == 200 and answer.json()["cut_off_rate"] == 1.0
+    opened = portal.state()["connections"]["opened"]
+    whole = len(json.dumps(portal.get_flow(portal.portal_ids[0], portal.flow_ids(portal.portal_ids[0])[0])))
+    answer = client.get(f"{FLOWS}/{portal.flow_ids(portal.portal_ids[0])[0]}")
+    assert answer.status_code == 200
+    assert int(answer.headers["content-length"]) == len(answer.content) < whole
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(answer.content)
+    assert portal.request_log()[-1].fault == "cut_off"
+    # only successful answers are cut: an error body stays whole and readable
+    missing = client.get(f"{FLOWS}/999999999")
+    assert missing.status_code == 404 and missing.json()["category"] == "OBJECT_NOT_FOUND"
+    assert portal.request_log()[-1].fault is None
+    # the HTTP exchange was sound, so the keep-alive connection carries on
+    assert client.get(FLOWS).status_code == 200
+    assert portal.state()["connections"]["opened"] == opened + 1
+
+
+def test_cut_off_rate_set_at_start():
+    with DemoPortal(DemoConfig(workflows=2, faults=Faults(cut_off_rate=1.0))) as p:
+        answer = httpx.get(p.base_url + FLOWS,
+                           headers={"Authorization": f"Bearer {p.private_app_token(p.portal_ids[0])}"})
+        assert answer.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            answer.json()

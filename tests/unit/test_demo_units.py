@@ -1,18 +1,23 @@
 """Unit tests of the demo portal's pieces, without HTTP: data generation,
-the rolling-window limiter (fake clock), fault drawing, drift, config."""
+the rolling-window limiter (fake clock), fault drawing, drift, config,
+request framing and the JSON depth bound."""
 
 from __future__ import annotations
 
 import json
+from email.message import Message
+from io import BytesIO
 
 import pytest
 
 from wg_desktop.demo.config import DemoConfig, portal_profiles
 from wg_desktop.demo.data import FlowStore, RevisionConflict, generate_records
 from wg_desktop.demo.drift import Drifter
-from wg_desktop.demo.faults import FaultInjector, FaultKind, Faults, malformed, oversized
+from wg_desktop.demo.faults import FaultInjector, FaultKind, Faults, cut_off, malformed, oversized
 from wg_desktop.demo.flows import decode_cursor, encode_cursor, validate_actions
+from wg_desktop.demo.framing import FramingError, read_body
 from wg_desktop.demo.ratelimit import DAILY, TEN_SECONDLY_ROLLING, RateLimiter
+from wg_desktop.demo.wire import MAX_JSON_DEPTH, json_depth_exceeds
 
 
 class FakeClock:
@@ -159,6 +164,11 @@ def test_fault_body_helpers():
     big = oversized({"results": [1]}, b'{"results":[1]}', 100_000)
     assert len(big) >= 100_000 and json.loads(big)["results"] == [1]
     assert json.loads(oversized([1], b"[1]", 5_000))["value"] == [1]
+    cut = cut_off(body)
+    assert 0 < len(cut) < len(body) and body.startswith(cut)
+    with pytest.raises(ValueError):
+        json.loads(cut)
+    assert cut_off(b"{}") == b"{"
 
 
 def test_faults_from_mapping():
@@ -206,3 +216,49 @@ def test_portal_profiles():
     assert first.has_workflows and not second.has_workflows
     assert len(extra) == 2 and all(p.has_workflows for p in extra)
     assert len({p.portal_id for p in (first, second, *extra)}) == 4
+
+
+# -- request framing and JSON depth -------------------------------------------------------------
+
+def _headers(*pairs):
+    msg = Message()
+    for name, value in pairs:
+        msg[name] = value
+    return msg
+
+
+def test_json_depth_is_bounded_without_parsing():
+    assert not json_depth_exceeds(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
+    assert json_depth_exceeds(b"[" * (MAX_JSON_DEPTH + 1))
+    # brackets inside strings (escaped quotes included) do not nest
+    assert not json_depth_exceeds(json.dumps({"a": "[{" * 1000 + '\\"' + "[" * 1000}).encode())
+    # side by side is not nested
+    assert not json_depth_exceeds(b"[" + b"[]," * 1000 + b"[]]")
+
+
+def test_read_body_frames_by_length_or_chunks():
+    assert read_body(_headers(("Content-Length", "5")), BytesIO(b"helloNEXT")) == b"hello"
+    assert read_body(_headers(("Content-Length", "5, 5")), BytesIO(b"hello")) == b"hello"
+    assert read_body(_headers(), BytesIO(b"NEXT")) == b""
+    chunked = BytesIO(b"5;x=1\r\nhello\r\n1\r\n!\r\n0\r\nTrailer: y\r\n\r\nNEXT")
+    assert read_body(_headers(("Transfer-Encoding", "Chunked")), chunked) == b"hello!"
+    assert chunked.read() == b"NEXT"                  # the next request is left intact
+
+
+@pytest.mark.parametrize("headers,data,status", [
+    ((("Content-Length", "5"), ("Transfer-Encoding", "chunked")), b"0\r\n\r\n", 400),
+    ((("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked")), b"0\r\n\r\n", 501),
+    ((("Transfer-Encoding", "chunked, identity"),), b"0\r\n\r\n", 400),
+    ((("Transfer-Encoding", "chunked"),), b"5\r\nhel", 400),              # input ends early
+    ((("Transfer-Encoding", "chunked"),), b"1_0\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n", 400),
+    ((("Transfer-Encoding", "chunked"),), b"0\r\n" + b"T: 1\r\n" * 40 + b"\r\n", 400),
+    ((("Transfer-Encoding", "chunked"),), b"%x\r\n" % (21 * 1024 * 1024), 413),
+    ((("Content-Length", "5"), ("Content-Length", "6")), b"hello!", 400),
+    ((("Content-Length", "-1"),), b"", 400),
+    ((("Content-Length", "10"),), b"short", 400),
+    ((("Content-Length", str(21 * 1024 * 1024)),), b"", 413),
+])
+def test_read_body_refuses_ambiguous_or_broken_framing(headers, data, status):
+    with pytest.raises(FramingError) as info:
+        read_body(_headers(*headers), BytesIO(data))
+    assert info.value.status == status

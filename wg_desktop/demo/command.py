@@ -24,6 +24,7 @@ _FAULT_FLAGS = (
     ("unauthorized_rate", float, "probability of a 401 for a valid token"),
     ("malformed_json_rate", float, "probability of a body that is not valid JSON"),
     ("truncated_rate", float, "probability of a body cut short (Content-Length says more)"),
+    ("cut_off_rate", float, "probability of a 2xx JSON body cut off mid-way (Content-Length fits the cut)"),
     ("oversized_rate", float, "probability of a valid but huge JSON body"),
     ("oversized_bytes", int, "size of an oversized body, in bytes"),
 )

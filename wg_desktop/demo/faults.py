@@ -1,5 +1,6 @@
 """Fault injection for the demo portal: latency, 5xx, slow answers, dropped
-connections, spurious 401s and broken bodies.
+connections, spurious 401s and broken bodies (garbled, cut short on the wire,
+cut off mid-JSON under a matching Content-Length, oversized).
 
 Every rate is a probability in 0..1, drawn independently per request from a
 seeded generator. At most one fault hits a request; they are tried in the
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 _RATE_FIELDS = ("error_5xx_rate", "slow_rate", "drop_rate", "unauthorized_rate",
-                "malformed_json_rate", "truncated_rate", "oversized_rate")
+                "malformed_json_rate", "truncated_rate", "cut_off_rate", "oversized_rate")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Faults:
     ``slow_rate`` requests wait ``slow_seconds`` more before answering
     (default longer than the app's 30-s client timeout). ``oversized_rate``
     answers carry a valid JSON body padded to about ``oversized_bytes``.
+    ``truncated_rate`` answers stop short of their Content-Length (the HTTP
+    exchange fails); ``cut_off_rate`` answers, successful ones only, carry a
+    JSON body cut off mid-way under a Content-Length that matches the cut
+    body, so the HTTP exchange succeeds and only the JSON is broken — what a
+    misbehaving proxy or a server bug delivers.
     """
 
     latency_ms: float = 0.0
@@ -42,6 +48,7 @@ class Faults:
     unauthorized_rate: float = 0.0
     malformed_json_rate: float = 0.0
     truncated_rate: float = 0.0
+    cut_off_rate: float = 0.0
     oversized_rate: float = 0.0
     oversized_bytes: int = 5 * 1024 * 1024
 
@@ -85,6 +92,7 @@ class FaultKind(enum.StrEnum):
     UNAUTHORIZED = "unauthorized"
     MALFORMED_JSON = "malformed_json"
     TRUNCATED = "truncated"
+    CUT_OFF = "cut_off"
     OVERSIZED = "oversized"
 
 
@@ -96,13 +104,17 @@ FAULT_ORDER: tuple[tuple[FaultKind, str], ...] = (
     (FaultKind.UNAUTHORIZED, "unauthorized_rate"),
     (FaultKind.MALFORMED_JSON, "malformed_json_rate"),
     (FaultKind.TRUNCATED, "truncated_rate"),
+    (FaultKind.CUT_OFF, "cut_off_rate"),
     (FaultKind.OVERSIZED, "oversized_rate"),
 )
 
 # Faults that replace the answer before the request is handled.
 PRE_FAULTS = frozenset({FaultKind.DROP, FaultKind.ERROR_5XX, FaultKind.UNAUTHORIZED})
 # Faults that spoil the body of the real answer.
-BODY_FAULTS = frozenset({FaultKind.MALFORMED_JSON, FaultKind.TRUNCATED, FaultKind.OVERSIZED})
+BODY_FAULTS = frozenset({FaultKind.MALFORMED_JSON, FaultKind.TRUNCATED, FaultKind.CUT_OFF,
+                         FaultKind.OVERSIZED})
+# Body faults that only spoil successful (2xx) answers.
+SUCCESS_ONLY_FAULTS = frozenset({FaultKind.CUT_OFF})
 
 ERROR_5XX_STATUSES = (500, 502, 503, 504)
 
@@ -172,6 +184,13 @@ def malformed(body: bytes) -> bytes:
     followed by debris a broken proxy might leave."""
     cut = body[: max(1, len(body) // 2)]
     return cut + b'\x00<html>upstream reset'
+
+
+def cut_off(body: bytes) -> bytes:
+    """The first half of a JSON body (at least one byte). A proper prefix of
+    a JSON object or array lacks its closing bracket, so it never parses;
+    the demo's successful JSON answers are all objects."""
+    return body[: max(1, len(body) // 2)]
 
 
 def oversized(payload: Any, body: bytes, target_bytes: int) -> bytes:

@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 
 from wg_desktop.demo.config import (DEMO_APP_SCOPES, KNOWN_SCOPES, DemoConfig, PortalProfile,
                                     derive, uuid_shaped)
-from wg_desktop.demo.wire import (Request, Response, error_page, hubspot_error, html_response,
-                                  json_response, redirect_response)
+from wg_desktop.demo.wire import (FORM_TYPE, Request, Response, error_page, hubspot_error,
+                                  html_response, json_response, redirect_response)
 
 PENDING_TTL_S = 600.0
 _PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43,128}$")
@@ -124,6 +124,19 @@ class _OAuthError(Exception):
         else:
             body = {"status": self.status, "message": self.message}
         return json_response(self.http_status, body, list(_NO_STORE))
+
+
+def _not_a_form(req: Request) -> _OAuthError | None:
+    """RFC 6749 §3.2 and HubSpot's docs: the OAuth endpoints take form-encoded
+    bodies. A JSON body must hear that, not a misleading complaint about a
+    grant type or a client id it never got to read. (An empty body without a
+    content type is fine: v1 takes its parameters from the query string.)"""
+    media_type = req.header("Content-Type").split(";", 1)[0].strip().lower()
+    if media_type == FORM_TYPE or not (media_type or req.body):
+        return None
+    sent = media_type or "no Content-Type"
+    return _OAuthError("BAD_REQUEST", "invalid_request",
+                       f"This endpoint takes an {FORM_TYPE} body; the request sent {sent}.")
 
 
 def _bad_refresh() -> _OAuthError:
@@ -359,6 +372,9 @@ label.portal{{display:block;padding:.6em;border:1px solid #cbd6e2;margin:.3em 0;
 
     # -- token endpoint -----------------------------------------------------------
     def token(self, req: Request, *, new_style: bool) -> Response:
+        refused = _not_a_form(req)
+        if refused is not None:
+            return refused.response(new_style)
         fields: dict[str, str] = {}
         if not new_style:       # v1 also takes its parameters from the query string
             fields.update({k: v[0] for k, v in req.query.items() if v})
@@ -477,6 +493,9 @@ label.portal{{display:block;padding:.6em;border:1px solid #cbd6e2;margin:.3em 0;
         return Response(status=204, content_type=None)
 
     def _client_form(self, req: Request) -> dict[str, str] | Response:
+        refused = _not_a_form(req)
+        if refused is not None:
+            return refused.response(new_style=True)
         fields = req.form()
         try:
             self._check_client(fields)

@@ -33,9 +33,10 @@ from wg_desktop.demo.account import AccountApi
 from wg_desktop.demo.config import DEMO_APP_SCOPES, DemoConfig, PortalProfile, portal_profiles
 from wg_desktop.demo.data import FlowNotFound, FlowStore
 from wg_desktop.demo.drift import DriftChange, Drifter
-from wg_desktop.demo.faults import (BODY_FAULTS, NO_FAULT, FaultInjector, FaultKind, FaultPlan, Faults,
-                                    malformed, oversized)
+from wg_desktop.demo.faults import (BODY_FAULTS, NO_FAULT, SUCCESS_ONLY_FAULTS, FaultInjector, FaultKind,
+                                    FaultPlan, Faults, cut_off, malformed, oversized)
 from wg_desktop.demo.flows import Call, FlowsApi
+from wg_desktop.demo.framing import FramingError, read_body
 from wg_desktop.demo.legacy import LegacyWorkflowsApi
 from wg_desktop.demo.oauth import OAuthService, short_token_id
 from wg_desktop.demo.ratelimit import RateLimiter, too_many_requests
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 FLOW_VERSIONS = r"v4|\d{4}-\d{2}(?:-beta)?"
 ACCOUNT_VERSIONS = r"v3|\d{4}-\d{2}(?:-beta)?"
 OAUTH_VERSIONS = r"v3|\d{4}-\d{2}"
-MAX_BODY_BYTES = 20 * 1024 * 1024
 SERVER_NAME = "WorkflowGuardDemoPortal/1.0"
 
 _TOKEN_IN_PATH = re.compile(r"^(/oauth/v1/(?:access|refresh)-tokens/)[^/]+")
@@ -150,12 +150,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.portal._serve(self)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
-
-
-class _BodyError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class DemoPortal:
@@ -476,8 +470,10 @@ class DemoPortal:
         path = split.path or "/"
         token_id = _token_id(h.headers.get("Authorization"))
         try:
-            body = self._read_body(h)
-        except _BodyError as err:
+            body = read_body(h.headers, h.rfile)
+        except FramingError as err:
+            # Whatever follows on this connection cannot be told apart from this
+            # request's body: answer and close, never read it as a next request.
             h.close_connection = True
             resp = hubspot_error(err.status, "VALIDATION_ERROR", str(err))
             self._record(h.command, path, split.query, resp.status, started, received, token_id, None, None)
@@ -512,14 +508,18 @@ class DemoPortal:
         else:
             resp, portal_id = self._dispatch(route, params, req)
         truncate = False
-        if plan.kind in BODY_FAULTS and resp.body:
+        body_fault = plan.kind in BODY_FAULTS and bool(resp.body) and (
+            plan.kind not in SUCCESS_ONLY_FAULTS or 200 <= resp.status < 300)
+        if body_fault:
             if plan.kind is FaultKind.MALFORMED_JSON:
                 resp.body = malformed(resp.body)
             elif plan.kind is FaultKind.OVERSIZED:
                 resp.body = oversized(resp.payload, resp.body, plan.oversized_bytes)
+            elif plan.kind is FaultKind.CUT_OFF:
+                resp.body = cut_off(resp.body)    # _write sends the cut body's own length
             else:
                 truncate = True
-        fault = plan.kind if plan.kind is not None and (plan.kind not in BODY_FAULTS or resp.body) else None
+        fault = plan.kind if plan.kind is not None and (plan.kind not in BODY_FAULTS or body_fault) else None
         # Logged before the answer leaves, so a client that has its answer finds it in the log.
         self._record(req.method, path, split.query, resp.status, started, received, token_id, portal_id, fault)
         self._write(h, resp, truncate=truncate)
@@ -552,38 +552,6 @@ class DemoPortal:
         except Exception:
             log.exception("demo portal handler failed for %s %s", req.method, _redact_path(req.path))
             return hubspot_error(500, "INTERNAL_ERROR", "internal error"), portal_id
-
-    @staticmethod
-    def _read_body(h: _Handler) -> bytes:
-        if "chunked" in (h.headers.get("Transfer-Encoding") or "").lower():
-            chunks, total = [], 0
-            while True:
-                line = h.rfile.readline(1024)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise _BodyError(400, "bad chunked request body") from None
-                if size == 0:
-                    while h.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY_BYTES:
-                    raise _BodyError(413, "request body too large")
-                chunks.append(h.rfile.read(size))
-                h.rfile.readline(1024)
-        length_text = h.headers.get("Content-Length")
-        if length_text is None:
-            return b""
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise _BodyError(400, "bad Content-Length") from None
-        if length < 0:
-            raise _BodyError(400, "bad Content-Length")
-        if length > MAX_BODY_BYTES:
-            raise _BodyError(413, "request body too large")
-        return h.rfile.read(length) if length else b""
 
     @staticmethod
     def _write(h: _Handler, resp: Response, *, truncate: bool = False) -> None:

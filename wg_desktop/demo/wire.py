@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -11,6 +12,31 @@ from urllib.parse import parse_qs
 
 JSON_TYPE = "application/json;charset=utf-8"
 HTML_TYPE = "text/html;charset=utf-8"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+# Deepest nesting of objects/arrays a request body may have. Real workflow
+# bodies nest a dozen levels; Python's parser would hit its recursion limit
+# (about 1,000) on a hostile body and the request would end in a 500.
+MAX_JSON_DEPTH = 256
+# A whole string literal (skipped: brackets inside it do not nest) or a bracket.
+_JSON_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` opens more than ``limit`` nested objects/arrays, found
+    without parsing it (so without recursion)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_STRUCTURE.finditer(body):
+        char = token.group()[:1]
+        if char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 class BadRequestBody(ValueError):
@@ -36,6 +62,9 @@ class Request:
     def json(self) -> Any:
         if not self.body:
             raise BadRequestBody("the request body is empty")
+        if json_depth_exceeds(self.body):
+            raise BadRequestBody(f"the request body nests objects or arrays deeper than "
+                                 f"{MAX_JSON_DEPTH} levels")
         try:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -45,6 +45,10 @@ class OAuthGeneration(enum.StrEnum):
 
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Methods that only read (RFC 9110 "safe"): repeating one changes nothing even
+# when the first one was processed — unlike PUT or DELETE, whose repeat after
+# a processed first attempt meets a changed resource (stale revisionId, 404).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 DATE_VERSION = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-beta)?$")
 
@@ -67,7 +71,8 @@ class EndpointSpec:
     family: ApiFamily
     method: str
     template: str                       # contains "{version}" unless the version is fixed
-    idempotent: bool | None = None      # None: decided by the method
+    idempotent: bool | None = None      # None: decided by the method (read-only implies it)
+    read_only: bool | None = None       # None: decided by the method; True for reading POSTs
     auth: AuthMode = AuthMode.BEARER
     generation: OAuthGeneration | None = None   # OAuth endpoints: which generation
     date_version_only: bool = False
@@ -75,10 +80,16 @@ class EndpointSpec:
     invalidates: tuple[ApiFamily, ...] = ()       # cached families a call changes
 
     @property
+    def is_read_only(self) -> bool:
+        if self.read_only is not None:
+            return self.read_only
+        return self.method in READ_ONLY_METHODS
+
+    @property
     def is_idempotent(self) -> bool:
         if self.idempotent is not None:
             return self.idempotent
-        return self.method in IDEMPOTENT_METHODS
+        return self.is_read_only or self.method in IDEMPOTENT_METHODS
 
     def params(self) -> set[str]:
         return {f for _, f, _, _ in string.Formatter().parse(self.template) if f} - {"version"}
@@ -96,7 +107,7 @@ ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec("flows.list", ApiFamily.FLOWS, "GET", _FLOWS),
     EndpointSpec("flows.get", ApiFamily.FLOWS, "GET", _FLOWS + "/{flowId}"),
     EndpointSpec("flows.batch_read", ApiFamily.FLOWS, "POST", _FLOWS + "/batch/read",
-                 idempotent=True),
+                 read_only=True),
     EndpointSpec("flows.create", ApiFamily.FLOWS, "POST", _FLOWS, invalidates=_WORKFLOW_DATA),
     EndpointSpec("flows.update", ApiFamily.FLOWS, "PUT", _FLOWS + "/{flowId}",
                  invalidates=_WORKFLOW_DATA),
@@ -128,10 +139,10 @@ ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec("oauth.token", ApiFamily.OAUTH, "POST", "/oauth/{version}/token",
                  auth=_CC, generation=_NEW),
     EndpointSpec("oauth.access_token_info", ApiFamily.OAUTH, "POST",
-                 "/oauth/{version}/token/introspect", idempotent=True, auth=_CC,
+                 "/oauth/{version}/token/introspect", read_only=True, auth=_CC,
                  generation=_NEW),
     EndpointSpec("oauth.refresh_token_info", ApiFamily.OAUTH, "POST",
-                 "/oauth/{version}/token/introspect", idempotent=True, auth=_CC,
+                 "/oauth/{version}/token/introspect", read_only=True, auth=_CC,
                  generation=_NEW),
     EndpointSpec("oauth.revoke", ApiFamily.OAUTH, "POST", "/oauth/{version}/token/revoke",
                  idempotent=True, auth=_CC, generation=_NEW),
@@ -165,6 +176,10 @@ class Route:
     @property
     def idempotent(self) -> bool:
         return self.spec.is_idempotent
+
+    @property
+    def read_only(self) -> bool:
+        return self.spec.is_read_only
 
     @property
     def auth(self) -> AuthMode:

@@ -140,6 +140,14 @@ class MalformedResponse(HubSpotError):
     default_user_message = "HubSpot sent an answer the app could not understand."
 
 
+class UnparseableBody(MalformedResponse):
+    """A 2xx answer whose body is not valid JSON (cut off by a proxy, garbled).
+
+    Unlike a well-formed answer of the wrong shape, asking again may well get
+    a sound one, so the retry policy treats it like a dropped connection for
+    read-only calls."""
+
+
 class RateLimitedError(HubSpotError):
     """429 from HubSpot, or a client-side budget that cannot be waited for."""
 

@@ -5,6 +5,8 @@ failure                wait before the next attempt                         meth
 =====================  ===================================================  ================
 dropped connection     none, once (a stale keep-alive connection); then     idempotent
                        exponential back-off
+2xx, body not JSON     as a dropped connection (a proxy or server cut or    read-only
+                       garbled it; the next answer may be whole)
 connection refused     exponential back-off (nothing was sent)              all
 timeout                exponential back-off; the next attempt uses the      idempotent (all
                        longer ``http.retry_timeout``                        for connect)
@@ -23,7 +25,10 @@ Attempts are bounded by ``http.max_attempts`` and the whole call by
 made (the last error is raised). Back-off is exponential with jitter
 (``backoff_base`` × 2ⁿ, capped at ``backoff_max``, randomised to 50–100 %).
 Idempotent means GET, HEAD, PUT, DELETE and POSTs the caller marks idempotent
-(e.g. ``flows/batch/read``).
+(e.g. ``flows/batch/read``). Read-only means GET, HEAD and the POSTs the
+endpoint table marks read-only (``flows/batch/read``, token introspection): a
+garbled answer to a write is not retried, because the write took effect and
+its repeat would meet a changed resource (a stale ``revisionId``) or act twice.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from wg_desktop.hubspot.errors import (
     RateLimitedError,
     RequestTimeout,
     ServerError,
+    UnparseableBody,
 )
 from wg_desktop.hubspot.portal_time import PortalTimezone, next_portal_midnight
 
@@ -65,6 +71,7 @@ class RetryDecision:
     wait: float
     reason: str
     rate_limited: bool = False           # the wait is a rate-limit wait (429)
+    immediate: bool = False              # the one at-once retry after a broken answer
 
 
 # sleep(seconds, decision, error) — the client's is cancellable and reports waits
@@ -110,7 +117,7 @@ class RetryPolicy:
         return POLICY_WAITS.get((error.policy_name or "").upper(), self.default_rate_limit_wait)
 
     def decide(self, error: BaseException, *, idempotent: bool, backoffs_done: int,
-               immediate_used: bool) -> RetryDecision | None:
+               immediate_used: bool, read_only: bool = False) -> RetryDecision | None:
         """Whether (and after how long) to retry after ``error``; None = give up."""
         if isinstance(error, DailyLimitReached):
             return None
@@ -124,8 +131,14 @@ class RetryPolicy:
             if error.sent and not idempotent:
                 return None
             if error.dropped and not immediate_used:
-                return RetryDecision(0.0, "connection dropped: retrying at once")
+                return RetryDecision(0.0, "connection dropped: retrying at once", immediate=True)
             return RetryDecision(self.backoff(backoffs_done + 1), "network failure")
+        if isinstance(error, UnparseableBody):
+            if not read_only:
+                return None
+            if not immediate_used:
+                return RetryDecision(0.0, "unparseable answer: retrying at once", immediate=True)
+            return RetryDecision(self.backoff(backoffs_done + 1), "unparseable answer")
         if isinstance(error, RequestTimeout):
             if error.sent and not idempotent:
                 return None
@@ -148,7 +161,7 @@ class RetryPolicy:
 
     # ---------------------------------------------------------------------- run
 
-    def call(self, fn: Callable[[Attempt], T], *, idempotent: bool,
+    def call(self, fn: Callable[[Attempt], T], *, idempotent: bool, read_only: bool = False,
              sleep: SleepFn | None = None, portal_timezone: PortalTimezone | None = None,
              label: str = "request") -> T:
         """Run ``fn`` with retries; ``fn`` gets the :class:`Attempt` it is."""
@@ -174,7 +187,7 @@ class RetryPolicy:
             if exc is None:
                 return False
             decision = self.decide(exc, idempotent=idempotent, backoffs_done=state["backoffs"],
-                                   immediate_used=state["immediate"])
+                                   immediate_used=state["immediate"], read_only=read_only)
             state["decision"] = decision
             return decision is not None
 
@@ -191,7 +204,7 @@ class RetryPolicy:
             exc = rs.outcome.exception() if rs.outcome is not None else None
             decision: RetryDecision = state["decision"]
             state["prev"] = exc
-            if decision.wait == 0 and isinstance(exc, NetworkError) and exc.dropped:
+            if decision.immediate:
                 state["immediate"] = True
             elif not decision.rate_limited and not decision.reason.endswith("(Retry-After)"):
                 state["backoffs"] += 1

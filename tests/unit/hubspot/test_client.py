@@ -118,14 +118,61 @@ def test_network_category(env):
     assert env.last.error is ErrorCategory.NETWORK
 
 
-def test_malformed_json(env):
+def test_malformed_json_through_the_whole_retry_budget_is_reported(env):
     route = env.router.get(FLOW).mock(return_value=httpx.Response(
         200, content=b"<html>captive portal</html>", headers={"content-type": "text/html"}))
     with pytest.raises(MalformedResponse) as info:
-        get(env.client())
+        get(env.client(max_attempts=4))
     assert info.value.category is ErrorCategory.MALFORMED and "not valid JSON" in str(info.value)
+    assert route.call_count == 4
+    assert env.last.error is ErrorCategory.MALFORMED and env.last.retries == 3
+    assert env.last.status == 200
+
+
+def test_cut_off_2xx_body_of_a_read_is_retried_and_recorded_as_a_failed_attempt(env):
+    cut = httpx.Response(200, content=b'{"id": "42", "actions": [{"actionId": "1"')
+    route = env.router.get(FLOW).mock(side_effect=[cut, ok()])
+    assert get(env.client()).data == {"id": "42"}
+    assert route.call_count == 2
+    assert env.clock.sleeps == []                      # at once, like a dropped connection
+    assert len(env.records) == 1
+    assert env.last.error is None and env.last.retries == 1
+
+
+def test_cut_off_body_of_a_reading_post_is_retried(env):
+    route = env.router.post("/automation/v4/flows/batch/read").mock(side_effect=[
+        httpx.Response(200, content=b'{"results": [{"id"'), ok({"results": []})])
+    client = env.client()
+    answer = client.request(client.route("flows.batch_read"), json_body={"inputs": []})
+    assert answer.data == {"results": []} and route.call_count == 2
+
+
+def test_cut_off_body_shares_the_budget_with_drops_and_5xx(env):
+    cut = httpx.Response(200, content=b'{"id": "4')
+    route = env.router.get(FLOW).mock(side_effect=[
+        httpx.RemoteProtocolError("dropped"), cut, error(503), cut, ok()])
+    with pytest.raises(MalformedResponse):
+        get(env.client(max_attempts=4))
+    assert route.call_count == 4
+    assert len(env.clock.sleeps) == 2                   # only the drop got the at-once retry
+
+
+@pytest.mark.parametrize("method,path,name,params,kw", [
+    ("put", FLOW, "flows.update", {"flowId": "42"}, {"json_body": {"revisionId": "3"}}),
+    ("post", "/automation/v4/flows", "flows.create", {}, {"json_body": {"name": "x"}}),
+    ("post", "/automation/v4/flows/batch/read", "flows.batch_read", {},
+     {"json_body": {"inputs": []}, "idempotent": False}),
+    ("post", "/oauth/v1/token", "oauth.token", {},
+     {"form": {"grant_type": "refresh_token"}, "idempotent": True}),
+])
+def test_cut_off_body_of_a_write_is_not_retried(env, method, path, name, params, kw):
+    route = getattr(env.router, method)(path).mock(
+        return_value=httpx.Response(200, content=b'{"id": "42", "revisionId'))
+    client = env.client()
+    with pytest.raises(MalformedResponse):
+        client.request(client.route(name, **params), **kw)
     assert route.call_count == 1
-    assert env.last.error is ErrorCategory.MALFORMED
+    assert env.last.error is ErrorCategory.MALFORMED and env.last.retries == 0
 
 
 def test_error_body_that_is_not_json_still_maps_by_status(env):

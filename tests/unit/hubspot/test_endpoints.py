@@ -93,6 +93,20 @@ def test_idempotency_and_invalidation_come_from_the_table():
     assert table.route("flows.get", flowId="1").spec.invalidates == ()
 
 
+def test_read_only_comes_from_the_table():
+    table = EndpointTable()
+    assert table.route("flows.get", flowId="1").read_only
+    assert table.route("flows.batch_read").read_only            # a POST that only reads
+    assert table.route("account.details").read_only
+    assert not table.route("flows.create").read_only
+    assert not table.route("flows.update", flowId="1").read_only  # idempotent, but a write
+    assert not table.route("flows.delete", flowId="1").read_only
+    assert not table.route("oauth.token").read_only
+    modern = EndpointTable(oauth="2026-03")
+    assert modern.route("oauth.access_token_info").read_only      # introspection POST
+    assert not modern.route("oauth.revoke").read_only
+
+
 def test_path_params_are_checked_and_quoted():
     table = EndpointTable()
     assert table.route("flows.get", flowId="a/b c").path == "/automation/v4/flows/a%2Fb%20c"

@@ -14,6 +14,7 @@ from wg_desktop.hubspot.errors import (
     RateLimitedError,
     RequestTimeout,
     ServerError,
+    UnparseableBody,
 )
 from wg_desktop.hubspot.portal_time import PortalTimezone
 from wg_desktop.hubspot.retry import RetryPolicy
@@ -27,8 +28,9 @@ def policy(clock=None, **kw):
     return RetryPolicy(clock=clock or FakeClock(), rng=random.Random(1), **kw)
 
 
-def decide(p, err, idempotent=True, backoffs=0, immediate=False):
-    return p.decide(err, idempotent=idempotent, backoffs_done=backoffs, immediate_used=immediate)
+def decide(p, err, idempotent=True, backoffs=0, immediate=False, read_only=False):
+    return p.decide(err, idempotent=idempotent, backoffs_done=backoffs, immediate_used=immediate,
+                    read_only=read_only)
 
 
 def test_from_config_uses_attempts_and_deadline():
@@ -81,6 +83,45 @@ def test_dropped_connection_retried_at_once_then_backed_off():
     assert decide(p, dropped, idempotent=False) is None
     refused = NetworkError("x", sent=False)
     assert decide(p, refused, idempotent=False).wait > 0     # nothing was sent
+
+
+def test_unparseable_2xx_body_of_a_read_is_retried_like_a_dropped_connection():
+    p = policy(backoff_base=1.0)
+    garbled = UnparseableBody("x", status=200)
+    first = decide(p, garbled, read_only=True)
+    assert first.wait == 0.0 and first.immediate
+    later = decide(p, garbled, read_only=True, immediate=True, backoffs=1)
+    assert 1.0 <= later.wait <= 2.0 and not later.immediate
+    # a write took effect: its garbled answer is reported, never replayed
+    assert decide(p, garbled, read_only=False) is None
+    # a well-formed answer of the wrong shape (or too large) will not improve
+    assert decide(p, MalformedResponse("x", status=200), read_only=True) is None
+
+
+def test_call_gives_drops_and_unparseable_bodies_one_at_once_retry_and_one_budget():
+    clock = FakeClock()
+    p = policy(clock, max_attempts=4, backoff_base=1.0)
+    errors = [NetworkError("x", dropped=True), UnparseableBody("x"), UnparseableBody("x"),
+              UnparseableBody("x")]
+
+    def fn(attempt):
+        raise errors[attempt.number - 1]
+
+    with pytest.raises(UnparseableBody):
+        p.call(fn, idempotent=True, read_only=True)
+    assert len(clock.sleeps) == 2                       # the drop's retry was the at-once one
+    assert 0.5 <= clock.sleeps[0] <= 1.0 and 1.0 <= clock.sleeps[1] <= 2.0
+
+    clock.sleeps.clear()
+    calls = []
+
+    def write(attempt):
+        calls.append(attempt.number)
+        raise UnparseableBody("x")
+
+    with pytest.raises(UnparseableBody):
+        p.call(write, idempotent=True)                  # a PUT: idempotent, not read-only
+    assert calls == [1] and clock.sleeps == []
 
 
 @pytest.mark.parametrize("err", [AuthError("x", status=401), NotFound("x"), ClientError("x"),

@@ -44,6 +44,7 @@ from wg_desktop.hubspot.errors import (
     RequestCancelled,
     RequestTimeout,
     ServerError,
+    UnparseableBody,
 )
 from wg_desktop.hubspot.observability import (
     LOGGER_NAME,
@@ -292,8 +293,11 @@ class HubSpotClient:
                 raise cls(f"{label} cancelled while waiting to retry")
 
         try:
-            response = self.retry_policy.call(attempt, idempotent=idempotent, sleep=sleep,
-                                              portal_timezone=self.portal_timezone, label=label)
+            # A caller that forbids replays (idempotent=False) is obeyed for reads too.
+            response = self.retry_policy.call(attempt, idempotent=idempotent,
+                                              read_only=route.read_only and idempotent,
+                                              sleep=sleep, portal_timezone=self.portal_timezone,
+                                              label=label)
         except HubSpotError as exc:
             if exc.endpoint is None:
                 exc.endpoint = route.template
@@ -490,9 +494,9 @@ class HubSpotClient:
             correlation_id = str(cid) if cid else None
         if 200 <= status < 300:
             if not decoded:
-                raise MalformedResponse(f"HubSpot's response to {route.method} {route.template} "
-                                        f"is not valid JSON", status=status,
-                                        endpoint=route.template)
+                raise UnparseableBody(f"HubSpot's response to {route.method} {route.template} "
+                                      f"is not valid JSON", status=status,
+                                      endpoint=route.template)
             return ApiResponse(status, data, dict(headers), correlation_id)
         raise self._error_for(route, status, headers, data if decoded else None,
                               correlation_id, limits)
