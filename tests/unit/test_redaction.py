@@ -289,3 +289,34 @@ def test_configure_logging_levels_from_settings(data_dir, restore_root_logger):
     for handler in _owned_handlers():
         handler.flush()
     assert b"should not be written" not in paths.log_file.read_bytes()
+
+
+# -- redaction must not eat words ----------------------------------------------------------
+
+def test_the_apps_own_message_about_a_rejected_token_stays_readable():
+    message = "HubSpot rejected the portal's token: reconnect needed"
+    assert redact(message) == message
+    assert redact("password: wrong, try again") == "password: wrong, try again"
+    assert redact("uses Bearer authentication") == "uses Bearer authentication"
+
+
+def test_token_shaped_values_after_the_same_words_are_still_masked():
+    assert "abc123def456ghi" not in redact("refresh_token: abc123def456ghi")
+    assert "CJSP5qf1KhICAQEYs" not in redact("sent Bearer CJSP5qf1KhICAQEYs-x")
+    assert "4f1e-9a3c-77aa" not in redact("code=4f1e-9a3c-77aa&state=x")
+
+
+def test_no_message_written_in_the_app_is_altered_by_redaction():
+    """Every string literal of the app (its messages, labels, help) passes
+    through the filter unchanged; regex sources are not messages."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "wg_desktop"
+    altered = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and "(?P<" not in node.value and redact(node.value) != node.value):
+                altered.append(f"{path.relative_to(root)}:{node.lineno}: {node.value[:60]!r}")
+    assert altered == []

@@ -32,18 +32,25 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization: Bearer abc / Basic abc (header dumps, repr of dicts)
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic)\s+[^\s'\",}]+"),
      r"\1\2 " + MASK),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer " + MASK),
+    # A bare "Bearer <token>" (token-shaped: with a digit; "Bearer authentication" is prose)
+    (re.compile(r"(?i)\bbearer\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,}"),
+     "Bearer " + MASK),
     # JSON / dict repr: "access_token": "abc"
     # (also JSON embedded in a JSON string, where the quotes are escaped: \"token\": \"…\")
     (re.compile(r"(?i)(['\"](?:" + _JSON_SECRET_KEYS + r")\\?['\"]\s*:\s*\\?['\"])[^'\"\\]*"
                 r"(\\?['\"])"),
      r"\1" + MASK + r"\2"),
-    # unquoted "refresh_token: abc" (YAML-ish, log text)
-    (re.compile(r"(?i)\b((?:" + _JSON_SECRET_KEYS + r"):[ \t]*)(?!\[REDACTED\])[^\s'\",}]{6,}"),
+    # unquoted "refresh_token: abc123…" (YAML-ish, log text). Only a token-shaped
+    # value (with a digit, as HubSpot's tokens and generated secrets have): in
+    # prose such as "rejected the portal's token: reconnect needed" the word after
+    # the colon is not a secret. Exact secret values are masked by the registry.
+    (re.compile(r"(?i)\b((?:" + _JSON_SECRET_KEYS + r"):[ \t]*)(?!\[REDACTED\])"
+                r"(?=[^\s'\",}]*\d)[^\s'\",}]{8,}"),
      r"\1" + MASK),
     # form / query strings: refresh_token=abc&...
     # form / query strings and Python reprs: refresh_token=abc&..., access_token='abc'
-    (re.compile(r"(?i)\b((?:" + _SECRET_KEYS + r")=['\"]?)[^&\s'\"]+"), r"\1" + MASK),
+    # (at least 4 characters: "?code=…" in help text and "code=404" are not secrets)
+    (re.compile(r"(?i)\b((?:" + _SECRET_KEYS + r")=['\"]?)[^&\s'\"]{4,}"), r"\1" + MASK),
     # HubSpot private-app tokens and token paths (/oauth/v1/refresh-tokens/<t>)
     (re.compile(r"\bpat-[a-z]{2}\d-[0-9A-Za-z-]{8,}"), MASK),
     (re.compile(r"(?i)(/(?:access|refresh)-tokens/)(?!\{)[^/\s?'\"]+"), r"\1" + MASK),
