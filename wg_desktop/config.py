@@ -12,9 +12,11 @@ import enum
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
 
 from wg_desktop.paths import write_private_atomic
 
@@ -26,8 +28,9 @@ class Kind(enum.StrEnum):
     STR = "str"
     CHOICE = "choice"
     SECRET = "secret"
-    URL = "url"
-    LIST = "list"      # list of strings; env var form is comma separated
+    URL = "url"        # http:// or https:// with a host
+    EMAIL = "email"
+    LIST = "list"      # list of strings, written as a JSON array everywhere (env var too)
 
 
 class Source(enum.StrEnum):
@@ -50,6 +53,8 @@ class Setting:
     maximum: float | None = None
     max_items: int | None = None
     env_only: bool = False      # read from the environment only, never stored
+    item_kind: Kind | None = None   # LIST: each entry is checked as this kind (URL, EMAIL)
+    api_family: str = ""        # a version segment of this API family of the endpoint table
 
     @property
     def env_var(self) -> str:
@@ -109,11 +114,11 @@ REGISTRY: tuple[Setting, ...] = (
        "Base URL of HubSpot's authorize pages", "HubSpot", env="HUBSPOT_AUTH_BASE"),
     _s("hubspot.flows_api_version", Kind.STR, "v4",
        "Version segment of the workflows API (v4 or a date version such as 2026-09-beta)",
-       "HubSpot"),
+       "HubSpot", api_family="flows"),
     _s("hubspot.oauth_api_version", Kind.CHOICE, "2026-03", "OAuth API generation (v1 is retired by HubSpot on 2027-02-16)", "HubSpot",
        choices=("v1", "v3", "2026-03")),
     _s("hubspot.account_api_version", Kind.STR, "v3", "Version segment of the account-info API",
-       "HubSpot"),
+       "HubSpot", api_family="account"),
     # Security
     _s("security.encrypt_tokens", Kind.BOOL, True, "Encrypt tokens and the local database",
        "Security", env="HUBSPOT_ENCRYPT_TOKENS"),
@@ -208,10 +213,11 @@ REGISTRY: tuple[Setting, ...] = (
     _s("notify.smtp_user", Kind.STR, "", "SMTP user name", "Notifications"),
     _s("notify.smtp_password", Kind.SECRET, "", "SMTP password (kept in the keychain)",
        "Notifications"),
-    _s("notify.email_from", Kind.STR, "", "Sender address of alert emails", "Notifications"),
-    _s("notify.email_to", Kind.LIST, (), "Recipients of alert emails", "Notifications"),
+    _s("notify.email_from", Kind.EMAIL, "", "Sender address of alert emails", "Notifications"),
+    _s("notify.email_to", Kind.LIST, (), "Recipients of alert emails", "Notifications",
+       item_kind=Kind.EMAIL),
     _s("notify.webhook_urls", Kind.LIST, (), "Webhook URLs that receive alerts (up to 50)",
-       "Notifications", max_items=50),
+       "Notifications", max_items=50, item_kind=Kind.URL),
     # Feature flags
     *(_s(f"features.{name}", Kind.BOOL, True, label, "Features")
       for name, label in FEATURES.items()),
@@ -262,20 +268,94 @@ def parse_value(setting: Setting, raw: Any, source: Source | None = None) -> Any
             raise fail(f"expected one of {', '.join(setting.choices)}, got {raw!r}")
         return text
     if kind is Kind.LIST:
-        if not isinstance(raw, (list, tuple, str)):
-            raise fail(f"expected a list or comma-separated text, got {raw!r}")
-        items = raw if isinstance(raw, (list, tuple)) else raw.split(",")
-        values = tuple(str(i).strip() for i in items if str(i).strip())
+        values = _parse_list(setting, raw, fail)
         if setting.max_items is not None and len(values) > setting.max_items:
             raise fail(f"at most {setting.max_items} entries, got {len(values)}")
         return values
     if not isinstance(raw, str):
         raise fail(f"expected text, got {raw!r}")
-    if kind is Kind.URL and raw and not raw.startswith(("http://", "https://")):
-        raise fail(f"expected an http:// or https:// URL, got {raw!r}")
+    text = raw.strip()
+    if text and kind in (Kind.URL, Kind.EMAIL):
+        problem = _item_problem(kind, text)
+        if problem:
+            raise fail(problem)
+    if setting.api_family:
+        problem = _api_version_problem(setting.api_family, text)
+        if problem:
+            raise fail(problem)
     if setting.key == "schedule.retention_time":
         _parse_hhmm(setting, raw, source)
-    return raw.strip() if kind is not Kind.SECRET else raw
+    return text if kind is not Kind.SECRET else raw
+
+
+def _parse_list(setting: Setting, raw: Any,
+                fail: Callable[[str], SettingError]) -> tuple[str, ...]:
+    """A JSON array of strings (a list from the dialog or the settings file, or
+    its JSON text from the command line or the environment). Comma-separated
+    text is refused rather than split: a URL may itself contain commas, and a
+    half-written JSON array split on commas gives garbage entries."""
+    items: Any = raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text.startswith("["):
+            example = json.dumps([p.strip() for p in text.split(",") if p.strip()])
+            raise fail(f"expected a JSON array, e.g. {example}")
+        try:
+            items = json.loads(text)
+        except ValueError as exc:
+            raise fail(f"is not a valid JSON array ({exc})") from None
+    if not isinstance(items, (list, tuple)):
+        raise fail(f"expected a JSON array, got {raw!r}")
+    values: list[str] = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, str):
+            raise fail(f"entry {number}: expected text, got {item!r}")
+        item = item.strip()
+        if not item:
+            continue        # blank lines of the dialog's one-per-line editor
+        if setting.item_kind is not None:
+            problem = _item_problem(setting.item_kind, item)
+            if problem:
+                raise fail(f"entry {number}: {problem}")
+        values.append(item)
+    return tuple(values)
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _item_problem(kind: Kind, text: str) -> str | None:
+    if kind is Kind.EMAIL:
+        # Deliberately simple: one @, a dotted domain, no whitespace (which also
+        # keeps CR/LF, and so header injection, out of the mail headers).
+        if not _EMAIL.fullmatch(text):
+            return f"expected an e-mail address such as name@example.com, got {text!r}"
+        return None
+    if kind is Kind.URL:
+        try:
+            parts = urlsplit(text)
+            ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:      # e.g. an unclosed IPv6 bracket
+            ok = False
+        if not ok or any(c.isspace() for c in text):
+            return f"expected an http:// or https:// URL with a host, got {text!r}"
+    return None
+
+
+def _api_version_problem(family: str, version: str) -> str | None:
+    """Checked against the endpoint table itself, so the known versions live in
+    one place. Imported here rather than at the top: importing the hubspot
+    package loads its client configuration, which reads this module's registry
+    (a cycle at import time)."""
+    from wg_desktop.hubspot.endpoints import EndpointTable, UnsupportedEndpoint
+
+    if not version:
+        return "expected an API version, e.g. v4 or 2026-09-beta"
+    try:
+        EndpointTable().with_versions(**{family: version})
+    except UnsupportedEndpoint as exc:
+        return str(exc)
+    return None
 
 
 def _parse_hhmm(setting: Setting, raw: str, source: Source | None) -> None:

@@ -244,13 +244,13 @@ def test_export_csv_content_header_and_permissions(audit, populated, tmp_path):
     assert audit.export_csv(path) == 5
     rows = _read_csv(path)
     assert rows[0] == list(CSV_COLUMNS) == ["id", "timestamp", "action", "portal", "outcome",
-                                            "details"]
+                                            "details", "entry_hash", "trail_head"]
     body = rows[1:]
     assert [int(r[0]) for r in body] == list(reversed(populated))
     newest = body[0]
-    assert newest[2:] == ["settings_change", "", "info", "ratelimit.per_minute 100 -> 50"]
+    assert newest[2:6] == ["settings_change", "", "info", "ratelimit.per_minute 100 -> 50"]
     assert dt.datetime.fromisoformat(newest[1]) == NOW
-    assert body[-1][2:] == ["connect", "1", "success", "Connected Acme Corp"]
+    assert body[-1][2:6] == ["connect", "1", "success", "Connected Acme Corp"]
     assert _mode(path) == 0o600
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
 
@@ -293,6 +293,20 @@ def test_export_leaves_ordinary_details_alone(audit, tmp_path, details):
     path = tmp_path / "audit.csv"
     audit.export_csv(path)
     assert _read_csv(path)[1][5] == details
+
+
+def test_export_carries_each_entry_hash_and_the_trail_head(audit, tmp_path):
+    first = audit.record(AuditAction.SYNC, details="first")
+    second = audit.record(AuditAction.CONNECT, details="second")
+    path = tmp_path / "audit.csv"
+    audit.export_csv(path, AuditQuery(action="sync"))      # a filter keeps the whole head
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert [(r["id"], r["entry_hash"], r["trail_head"]) for r in rows] == [
+        (str(first.id), first.entry_hash, second.entry_hash)]
+    assert len(second.entry_hash) == 64
+    export_entry = AuditEvent.get_by_id(audit.entries(AuditQuery(limit=1))[0].id)
+    assert export_entry.action == "export"
+    assert export_entry.prev_hash == rows[0]["trail_head"]     # the export links to its head
 
 
 def test_to_csv_of_nothing_is_just_the_header():

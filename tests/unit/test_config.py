@@ -38,7 +38,7 @@ PRECEDENCE = [
     ("hubspot.redirect_uri", "HUBSPOT_REDIRECT_URI", "http://localhost:8080/cb",
      "http://localhost:8080/cb", "https://example.com/cb", "https://example.com/cb", ""),
     ("notify.webhook_urls", "WG_NOTIFY_WEBHOOK_URLS", ["https://a.example"],
-     ("https://a.example",), "https://b.example, https://c.example",
+     ("https://a.example",), '["https://b.example", "https://c.example"]',
      ("https://b.example", "https://c.example"), ()),
     ("schedule.retention_time", "WG_SCHEDULE_RETENTION_TIME", "03:30", "03:30", "04:15",
      "04:15", "00:00"),
@@ -115,9 +115,21 @@ GOOD_VALUES = [
     ("hubspot.api_base", "https://api.hubapi.com", "https://api.hubapi.com"),
     ("hubspot.redirect_uri", "", ""),
     # LIST
-    ("notify.email_to", "a@example.com, b@example.com,,", ("a@example.com", "b@example.com")),
+    ("notify.email_to", '["a@example.com", " b@example.com", ""]',
+     ("a@example.com", "b@example.com")),
     ("notify.email_to", ["x@example.com", " y@example.com "], ("x@example.com", "y@example.com")),
-    ("notify.email_to", [], ()), ("notify.email_to", "", ()),
+    ("notify.email_to", [], ()), ("notify.email_to", "[]", ()), ("notify.email_to", " [ ] ", ()),
+    ("notify.webhook_urls", '["https://hooks.example/x?a=1,2"]', ("https://hooks.example/x?a=1,2",)),
+    ("notify.webhook_urls", ["http://127.0.0.1:8080/hook", "HTTPS://Hooks.Example"],
+     ("http://127.0.0.1:8080/hook", "HTTPS://Hooks.Example")),
+    # EMAIL
+    ("notify.email_from", " alerts@example.co.uk ", "alerts@example.co.uk"),
+    ("notify.email_from", "", ""),
+    # API versions: whatever the endpoint table knows
+    ("hubspot.flows_api_version", "v4", "v4"), ("hubspot.flows_api_version", "2026-09-beta",
+                                                "2026-09-beta"),
+    ("hubspot.account_api_version", "v3", "v3"),
+    ("hubspot.account_api_version", "2026-03", "2026-03"),
     ("notify.webhook_urls", [f"https://h{i}.example" for i in range(50)],
      tuple(f"https://h{i}.example" for i in range(50))),
     # SECRET (kept verbatim, whitespace included)
@@ -162,9 +174,29 @@ BAD_VALUES = [
     ("hubspot.client_id", 12345), ("hubspot.client_id", None), ("hubspot.client_id", ["a"]),
     ("hubspot.redirect_uri", "ftp://example.com/cb"), ("hubspot.redirect_uri", "localhost:8080"),
     ("hubspot.api_base", 5),
-    # LIST: a list or comma-separated text; JSON null / numbers / objects are not lists
+    # LIST: a JSON array only; JSON null / numbers / objects / comma text are not lists
     ("notify.email_to", None), ("notify.email_to", {"to": "a@example.com"}),
-    ("notify.email_to", 5),
+    ("notify.email_to", 5), ("notify.email_to", "a@example.com, b@example.com"),
+    ("notify.email_to", ""), ("notify.email_to", '["a@example.com"'),
+    ("notify.email_to", '{"to": "a@example.com"}'), ("notify.email_to", [1]),
+    ("notify.email_to", '[["a@example.com"]]'),
+    # e-mail addresses: one @, a dotted domain, no spaces
+    ("notify.email_to", ["not-an-email"]), ("notify.email_to", ["a@b@example.com"]),
+    ("notify.email_to", ["a@localhost"]), ("notify.email_to", ["a b@example.com"]),
+    ("notify.email_to", ["a@example.com\r\nBcc: x@evil.example"]),
+    ("notify.email_from", "not-an-email"), ("notify.email_from", "@example.com"),
+    ("notify.email_from", "a@.com"), ("notify.email_from", "a@example."),
+    # webhook URLs: http or https with a host
+    ("notify.webhook_urls", ["file:///etc/passwd"]), ("notify.webhook_urls", ["gopher://x"]),
+    ("notify.webhook_urls", ["https://"]), ("notify.webhook_urls", ["example.com/hook"]),
+    ("notify.webhook_urls", ["javascript:alert(1)"]), ("notify.webhook_urls", ["http://[::1"]),
+    ("notify.webhook_urls", ["https://ok.example", "ftp://files.example"]),
+    ("notify.webhook_urls", '["https://a.example", "gopher://x"]'),
+    ("hubspot.redirect_uri", "http://"), ("hubspot.api_base", "https:///path-only"),
+    # API versions the endpoint table does not know
+    ("hubspot.flows_api_version", "../../../etc"), ("hubspot.flows_api_version", "v3"),
+    ("hubspot.flows_api_version", ""), ("hubspot.flows_api_version", "2026-13"),
+    ("hubspot.account_api_version", "v4"), ("hubspot.account_api_version", "v3/../x"),
     # LIST max_items
     ("notify.webhook_urls", [f"https://h{i}.example" for i in range(51)]),
     ("notify.webhook_urls", ",".join(f"https://h{i}.example" for i in range(51))),
@@ -234,7 +266,12 @@ def test_registry_keys_and_env_vars_are_unique():
     ("HUBSPOT_ENCRYPT_TOKENS", "2", "security.encrypt_tokens"),
     ("HUBSPOT_REDIRECT_URI", "localhost/cb", "hubspot.redirect_uri"),
     ("WG_LIMITS_WEBHOOKS", "51", "limits.webhooks"),
-    ("WG_NOTIFY_WEBHOOK_URLS", ",".join(["https://x.example"] * 51), "notify.webhook_urls"),
+    ("WG_NOTIFY_WEBHOOK_URLS", json.dumps(["https://x.example"] * 51), "notify.webhook_urls"),
+    ("WG_NOTIFY_WEBHOOK_URLS", '["gopher://x"]', "notify.webhook_urls"),
+    ("WG_NOTIFY_WEBHOOK_URLS", "https://a.example,https://b.example", "notify.webhook_urls"),
+    ("WG_NOTIFY_EMAIL_TO", '["not-an-email"]', "notify.email_to"),
+    ("WG_NOTIFY_EMAIL_FROM", "not-an-email", "notify.email_from"),
+    ("WG_HUBSPOT_FLOWS_API_VERSION", "../../../etc", "hubspot.flows_api_version"),
 ])
 def test_bad_environment_value_fails_load_naming_key_and_source(env_var, value, key):
     with pytest.raises(SettingError) as info:
@@ -248,6 +285,10 @@ def test_bad_environment_value_fails_load_naming_key_and_source(env_var, value, 
     ("ratelimit.per_hour", "many"), ("ratelimit.per_hour", 0), ("http.timeout", "x"),
     ("features.audit_logging", "sometimes"), ("retention.audit_days", 0),
     ("notify.webhook_urls", ["https://x.example"] * 51), ("hubspot.client_id", 7),
+    ("notify.webhook_urls", ["file:///etc/passwd"]), ("notify.webhook_urls", "https://a.example"),
+    ("notify.email_to", ["ops@example.com", "not-an-email"]),
+    ("notify.email_from", "not-an-email"),
+    ("hubspot.flows_api_version", "../../../etc"), ("hubspot.account_api_version", "v9"),
 ])
 def test_bad_file_value_fails_load_naming_key_and_source(settings_file, key, value):
     _write_settings(settings_file, {key: value})
@@ -295,7 +336,7 @@ def test_settings_path_that_is_a_directory_raises_setting_error(tmp_path):
 def test_updated_writes_parsed_non_secret_values_private(settings_file):
     settings = Settings.load(settings_file, {})
     returned = settings.updated({"ratelimit.per_minute": "50", "logging.level": "DEBUG",
-                                 "notify.webhook_urls": "https://a.example,https://b.example",
+                                 "notify.webhook_urls": '["https://a.example","https://b.example"]',
                                  "hubspot.mock_mode": "on"})
     assert returned is settings
     assert _mode(settings_file) == 0o600
@@ -520,3 +561,69 @@ def test_setting_dataclass_is_frozen():
     assert isinstance(setting, Setting)
     with pytest.raises(AttributeError):
         setting.default = 5  # type: ignore[misc]
+
+
+# -- validation messages the dialog and the CLI show -----------------------------------
+
+def test_comma_separated_list_is_refused_with_its_json_form():
+    with pytest.raises(SettingError) as info:
+        parse_value(BY_KEY["notify.email_to"], "a@example.com, b@example.com")
+    assert str(info.value) == ("Setting 'notify.email_to': expected a JSON array, e.g. "
+                               '["a@example.com", "b@example.com"]')
+
+
+def test_a_json_array_given_as_text_is_not_split_on_commas():
+    raw = '["https://hooks.example/a?x=1,2", "https://hooks.example/b"]'
+    assert parse_value(BY_KEY["notify.webhook_urls"], raw) == (
+        "https://hooks.example/a?x=1,2", "https://hooks.example/b")
+
+
+def test_bad_list_entry_is_named_by_position():
+    with pytest.raises(SettingError) as info:
+        parse_value(BY_KEY["notify.webhook_urls"], ["https://ok.example", "file:///etc/passwd"])
+    assert str(info.value) == ("Setting 'notify.webhook_urls': entry 2: expected an http:// "
+                               "or https:// URL with a host, got 'file:///etc/passwd'")
+
+
+def test_unknown_api_version_message_comes_from_the_endpoint_table():
+    with pytest.raises(SettingError) as info:
+        parse_value(BY_KEY["hubspot.flows_api_version"], "../../../etc")
+    assert str(info.value) == ("Setting 'hubspot.flows_api_version': '../../../etc' is not a "
+                               "known version of the flows API")
+
+
+def test_every_api_family_named_by_a_setting_exists_in_the_endpoint_table():
+    from wg_desktop.hubspot.endpoints import ApiFamily, EndpointTable
+
+    families = {s.api_family for s in REGISTRY if s.api_family}
+    assert families == {"flows", "account"}
+    for family in families:
+        ApiFamily(family)
+        EndpointTable().with_versions(**{family: BY_KEY[f"hubspot.{family}_api_version"].default})
+
+
+def test_bad_stored_webhook_fails_load_naming_the_setting(settings_file):
+    _write_settings(settings_file, {"notify.webhook_urls": ["https://ok.example",
+                                                            "gopher://x"]})
+    with pytest.raises(SettingError) as info:
+        Settings.load(settings_file, {})
+    assert str(info.value) == ("Setting 'notify.webhook_urls' (from settings file): entry 2: "
+                               "expected an http:// or https:// URL with a host, got 'gopher://x'")
+
+
+def test_importing_config_alone_does_not_load_the_hubspot_package():
+    import subprocess
+    import sys
+
+    code = ("import sys, wg_desktop.config as c; "
+            "c.parse_value(c.BY_KEY['hubspot.flows_api_version'], 'v4'); "
+            "print(sorted(m for m in sys.modules if m.startswith('wg_desktop.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    # The endpoint table is loaded on first use of a version check, and the
+    # import of config itself stays free of the hubspot package (no cycle).
+    assert "wg_desktop.hubspot.endpoints" in out
+    code_import_only = ("import sys, wg_desktop.config; "
+                        "print([m for m in sys.modules if m.startswith('wg_desktop.hubspot')])")
+    assert subprocess.run([sys.executable, "-c", code_import_only], capture_output=True,
+                          text=True, check=True).stdout.strip() == "[]"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import json
+from typing import Any
 
 import peewee as pw
 
@@ -110,12 +113,64 @@ class WorkflowVersion(BaseModel):
     base_id = pw.IntegerField(null=True, index=True)    # the keyframe of a delta
 
 
+GENESIS_HASH = "0" * 64          # what the first entry of a new trail links to
+_CHAIN_FORMAT = "wg-audit-chain-1"   # names the serialisation below; change it, change this
+
+
+def audit_entry_hash(entry_id: int, timestamp: str, action: str, portal_hub_id: int | None,
+                     outcome: str, details: str, prev_hash: str) -> str:
+    """SHA-256 (hex) of one audit entry: a JSON array of the format name and
+    every stored field, the timestamp in its stored text form and the previous
+    entry's hash included, so an entry cannot be edited, moved or re-linked
+    without its hash changing. Shared by the audit log and migration 4."""
+    canonical = json.dumps([_CHAIN_FORMAT, entry_id, timestamp, action, portal_hub_id, outcome,
+                            details, prev_hash], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def audit_chain_seal(anchor_hash: str, anchor_id: int, pruned: int, head_hash: str,
+                     head_id: int) -> str:
+    """SHA-256 over the chain state row, so that row cannot be edited alone either."""
+    canonical = json.dumps([_CHAIN_FORMAT, "state", anchor_hash, anchor_id, pruned, head_hash,
+                            head_id], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 class AuditEvent(BaseModel):
     timestamp = UtcDateTimeField(default=utcnow, index=True)
     action = pw.TextField(index=True)
     portal_hub_id = pw.BigIntegerField(null=True, index=True)
     outcome = pw.TextField(default=Outcome.SUCCESS)
     details = pw.TextField(default="")
+    # -- added by migration 4: the hash chain (see services/audit.py)
+    prev_hash = pw.TextField(null=True)
+    entry_hash = pw.TextField(null=True)
+
+
+class AuditChainState(BaseModel):
+    """The one row (id 1) that anchors the audit hash chain.
+
+    ``anchor_hash`` is what the oldest kept entry links to: the genesis hash,
+    or the hash of the last entry removed by retention or the cap
+    (``anchor_id``; ``pruned`` counts all removed). ``head_hash``/``head_id``
+    name the newest entry, so deleting the newest entries shows too. ``seal``
+    hashes the row itself. Added by migration 4.
+    """
+
+    anchor_hash = pw.TextField(default=GENESIS_HASH)
+    anchor_id = pw.IntegerField(default=0)
+    pruned = pw.IntegerField(default=0)
+    head_hash = pw.TextField(default=GENESIS_HASH)
+    head_id = pw.IntegerField(default=0)
+    seal = pw.TextField(default="")
+
+    def sealed(self) -> str:
+        return audit_chain_seal(self.anchor_hash, self.anchor_id, self.pruned, self.head_hash,
+                                self.head_id)
+
+    def as_row(self) -> dict[str, Any]:
+        return {"anchor_hash": self.anchor_hash, "anchor_id": self.anchor_id,
+                "pruned": self.pruned, "head_hash": self.head_hash, "head_id": self.head_id}
 
 
 class ApiCall(BaseModel):
@@ -192,4 +247,5 @@ class RateLimitUsage(BaseModel):
 CORE_MODELS = (SchemaVersion, Portal, Workflow, WorkflowVersion, AuditEvent, ApiCall,
                HealthSample, Alert, Backup, AppState)
 MIGRATION_2_MODELS = (JobRunRecord, RateLimitUsage)
-ALL_MODELS = CORE_MODELS + MIGRATION_2_MODELS
+MIGRATION_4_MODELS = (AuditChainState,)
+ALL_MODELS = CORE_MODELS + MIGRATION_2_MODELS + MIGRATION_4_MODELS

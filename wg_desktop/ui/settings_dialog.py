@@ -4,6 +4,11 @@ One tab per group, one row per setting. Values set by an environment variable
 are shown read-only (the variable wins). Secret fields start blank: typing a
 value replaces the secret in the keychain, leaving it blank keeps it.
 Saving runs off the GUI thread (the keychain may block on D-Bus).
+
+An invalid value is refused with the registry's own one-line message (the
+same text ``wg-desktop settings set`` prints), shown in a message and on the
+dialog's status line while its field gets the focus; nothing is saved and the
+dialog stays open.
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ class SettingsDialog(QDialog):
             editor = QLineEdit(str(value))
             editor.setMinimumWidth(300)
         editor.setObjectName(setting.key)
+        editor.setAccessibleName(setting.description)
         if self.settings.overridden_by_env(setting.key):
             editor.setEnabled(False)
             editor.setToolTip(f"Set by the environment variable {setting.env_var}")
@@ -150,7 +156,7 @@ class SettingsDialog(QDialog):
         try:
             changes = self.changes()
         except SettingError as exc:
-            QMessageBox.warning(self, "Invalid setting", str(exc))
+            self._refuse(exc)
             return
         if not changes:
             self.accept()
@@ -165,5 +171,22 @@ class SettingsDialog(QDialog):
 
     def _failed(self, error: BaseException) -> None:
         self.buttons.setEnabled(True)
+        if isinstance(error, SettingError):
+            self._refuse(error)
+            return
         self.status.setText("")
         QMessageBox.warning(self, "Settings not saved", str(error))
+
+    def _refuse(self, error: SettingError) -> None:
+        """Show which field is wrong and why; the user fixes it in place."""
+        message = str(error)
+        self.status.setText(message)
+        editor = self.editors.get(error.key)
+        if editor is not None:
+            page = editor.parentWidget()
+            while page is not None and self.tabs.indexOf(page) < 0:
+                page = page.parentWidget()
+            if page is not None:
+                self.tabs.setCurrentWidget(page)
+            editor.setFocus()
+        QMessageBox.warning(self, "Invalid setting", message)

@@ -1,6 +1,8 @@
 """Audit log page: a table of every recorded operation, with search, filters
-and CSV export. Queries run off the GUI thread; typing is debounced, and a
-late answer to an outdated query is dropped."""
+and CSV export, and the state of the trail's hash chain (intact with N
+entries, or the first broken entry). Queries and the chain check run off the
+GUI thread; typing is debounced, and a late answer to an outdated query is
+dropped."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIn
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from wg_desktop.services.audit import AuditAction, AuditEntry, AuditLog, AuditQuery
+from wg_desktop.services.audit import (AuditAction, AuditEntry, AuditLog, AuditQuery,
+                                      ChainReport)
 from wg_desktop.store.models import Outcome
 
 COLUMNS = ("Time", "Action", "Portal", "Outcome", "Details")
@@ -66,6 +69,7 @@ class AuditTableModel(QAbstractTableModel):
 
 class AuditPage(QWidget):
     loaded = Signal(int)   # rows shown, for the status line and tests
+    chain_checked = Signal(object)   # the ChainReport shown
 
     def __init__(self, audit: AuditLog, run_off_gui_thread: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
@@ -73,6 +77,7 @@ class AuditPage(QWidget):
         self.audit = audit
         self._run = run_off_gui_thread
         self._pending: Any = None
+        self._pending_chain: Any = None
         self.search = QLineEdit(placeholderText="Search details…")
         self.search.setClearButtonEnabled(True)
         self.action = QComboBox()
@@ -82,6 +87,10 @@ class AuditPage(QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.refresh_button = QPushButton("Refresh")
         self.count_label = QLabel("")
+        self.chain_label = QLabel("Checking the audit trail…")
+        self.chain_label.setToolTip("Each entry carries the hash of the one before it, so an "
+                                    "edited, inserted or deleted entry shows here "
+                                    "(also: wg-desktop audit verify)")
         bar = QHBoxLayout()
         bar.addWidget(self.search, 3)
         bar.addWidget(QLabel("Action:"))
@@ -108,7 +117,10 @@ class AuditPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.table)
-        layout.addWidget(self.count_label)
+        status = QHBoxLayout()
+        status.addWidget(self.count_label, 1)
+        status.addWidget(self.chain_label)
+        layout.addLayout(status)
         # Typing fires many changes; query once the user pauses.
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.reload)
@@ -131,6 +143,30 @@ class AuditPage(QWidget):
         query = self.query()
         self._pending = self._run(lambda: self.audit.entries(query),
                                   on_result=self._show, on_error=self._error)
+        self.check_chain()
+
+    def check_chain(self) -> None:
+        if self._pending_chain is not None:
+            self._pending_chain.discard()   # the trail may have grown since
+        self._pending_chain = self._run(self.audit.verify, on_result=self._show_chain,
+                                        on_error=self._chain_error)
+
+    def _show_chain(self, report: ChainReport) -> None:
+        self._pending_chain = None
+        if report.intact:
+            self.chain_label.setText(f"Audit trail intact: {report.entries} entries")
+            self.chain_label.setStyleSheet("")
+        else:
+            problem = report.problem
+            where = f"entry {problem.entry_id}" if problem.entry_id is not None else "its state"
+            self.chain_label.setText(f"Audit trail broken at {where}")
+            self.chain_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.chain_label.setToolTip(report.summary())
+        self.chain_checked.emit(report)
+
+    def _chain_error(self, error: BaseException) -> None:
+        self._pending_chain = None
+        self.chain_label.setText(f"Could not check the audit trail: {error}")
 
     def _show(self, entries: list[AuditEntry]) -> None:
         self._pending = None
