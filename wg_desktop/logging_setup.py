@@ -23,18 +23,23 @@ def remove_app_handlers() -> None:
 
 
 def configure_logging(paths: Paths, settings: Settings, registry: SecretRegistry,
-                      *, stderr_level: int = logging.WARNING) -> logging.Handler:
-    """(Re)configure the root logger; returns the file handler."""
+                      *, stderr_level: int = logging.WARNING) -> logging.Handler | None:
+    """(Re)configure the root logger; returns the file handler, or None when
+    the log folder cannot be written (a read-only data folder): then only
+    stderr gets the records."""
     level = getattr(logging, str(settings.get("logging.level")).upper())
     root = logging.getLogger()
     remove_app_handlers()
-    make_private_file(paths.log_file)
-    file_handler = logging.handlers.RotatingFileHandler(
-        paths.log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    try:
+        make_private_file(paths.log_file)
+        file_handler: logging.Handler | None = logging.handlers.RotatingFileHandler(
+            paths.log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    except OSError:
+        file_handler = None
     stderr_handler = logging.StreamHandler(sys.stderr)
     stderr_handler.setLevel(max(stderr_level, level))
     redacting = RedactingFilter(registry)
-    for handler in (file_handler, stderr_handler):
+    for handler in (h for h in (file_handler, stderr_handler) if h is not None):
         setattr(handler, _OWNED, True)
         handler.addFilter(redacting)
         handler.setFormatter(logging.Formatter(FORMAT))

@@ -8,11 +8,13 @@ key is already random (keychain) or derived once with scrypt.
 
 from __future__ import annotations
 
+import enum
 import logging
+import os
 import shutil
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -34,6 +36,21 @@ PRAGMAS = (
     ("busy_timeout", 10_000),
     ("cache_size", -16_000),
 )
+# A read-only connection must not try to switch the journal mode (that is a write)
+# and query_only turns any stray write into an error instead of a surprise.
+READ_ONLY_PRAGMAS = (
+    ("foreign_keys", 1),
+    ("busy_timeout", 10_000),
+    ("cache_size", -16_000),
+    ("query_only", 1),
+)
+
+# What SQLite says when pages cannot be read back. SQLCipher reports a page whose
+# HMAC fails as "malformed", and once one page failed every later statement on that
+# connection fails too — writes then say "readonly", which misleads.
+DAMAGE_MESSAGES = ("database disk image is malformed", "file is not a database",
+                   "database corrupt")
+READ_ONLY_MESSAGE = "attempt to write a readonly database"
 
 
 class StoreError(RuntimeError):
@@ -44,6 +61,35 @@ class StoreKeyError(StoreError):
     pass
 
 
+class StoreDamaged(StoreError):
+    """Pages of the database file cannot be read back. One line, for the user."""
+
+    def __init__(self, path: Path, detail: str = "") -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(damaged_message(path, detail))
+
+
+class StoreReadOnly(StoreError):
+    """A change was asked of a store that was opened read-only."""
+
+
+def damaged_message(path: Path, detail: str = "") -> str:
+    what = f" ({detail})" if detail else ""
+    return (f"The database {path} is damaged{what}. Run 'wg-desktop doctor' for a report "
+            "and 'wg-desktop doctor --repair' to save every readable row into a new file, "
+            "or restore a backup.")
+
+
+class Check(enum.StrEnum):
+    """Which check ``open_store`` runs before handing the store out."""
+
+    AUTO = "auto"      # quick_check only when the last shutdown was not clean
+    QUICK = "quick"
+    FULL = "full"
+    NONE = "none"
+
+
 class _RawKeyCipherDatabase(SqlCipherDatabase):
     def _connect(self):
         params = dict(self.connect_params)
@@ -51,12 +97,43 @@ class _RawKeyCipherDatabase(SqlCipherDatabase):
         params.pop("passphrase", None)
         conn = sqlcipher.connect(self.database, isolation_level=None, **params)
         try:
+            # SQLCipher otherwise writes a dozen lines per unreadable page to stderr;
+            # damage is reported once, by us, in words the user can act on.
+            conn.execute("PRAGMA cipher_log_level = NONE")
             conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
             self._add_conn_hooks(conn)
         except Exception:
             conn.close()
             raise
         return conn
+
+
+def connect_raw(path: Path, key: bytes, *, read_only: bool = True,
+                immutable: bool = False) -> sqlcipher.Connection:
+    """A plain sqlcipher3 connection (no peewee), for checks and salvage.
+
+    After SQLCipher met one unreadable page, every later statement of that
+    connection fails, so whoever reads a damaged file opens a fresh one per try.
+    """
+    if read_only:
+        mode = "ro&immutable=1" if immutable else "ro"
+        conn = sqlcipher.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True,
+                                 isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlcipher.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    except Exception:
+        conn.close()
+        raise
+    return conn
+
+
+def is_damage_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, (pw.DatabaseError, sqlcipher.DatabaseError)) and any(
+        m in text for m in DAMAGE_MESSAGES)
 
 
 # -- migrations ---------------------------------------------------------------
@@ -86,25 +163,87 @@ def _m3_version_deltas(db: pw.Database) -> None:
         migrate_schema(*steps)
 
 
+def _m4_audit_chain(db: pw.Database) -> None:
+    """Hash-chain the audit log (see services/audit.py): add the hash columns and
+    the chain state row, then chain the existing entries in id order from the
+    genesis hash, timestamps hashed in their stored text form."""
+    existing = {c.name for c in db.get_columns("audit_event")}
+    migrator = SqliteMigrator(db)
+    steps = [migrator.add_column("audit_event", name, pw.TextField(null=True))
+             for name in ("prev_hash", "entry_hash") if name not in existing]
+    if steps:
+        migrate_schema(*steps)
+    db.create_tables(models.MIGRATION_4_MODELS)
+    head_hash, head_id = models.GENESIS_HASH, 0
+    rows = db.execute_sql("SELECT id, timestamp, action, portal_hub_id, outcome, details "
+                          "FROM audit_event ORDER BY id").fetchall()
+    for entry_id, timestamp, action, portal_hub_id, outcome, details in rows:
+        entry_hash = models.audit_entry_hash(entry_id, timestamp, action, portal_hub_id,
+                                             outcome, details, head_hash)
+        db.execute_sql("UPDATE audit_event SET prev_hash = ?, entry_hash = ? WHERE id = ?",
+                       (head_hash, entry_hash, entry_id))
+        head_hash, head_id = entry_hash, entry_id
+    state = models.AuditChainState(id=1, head_hash=head_hash, head_id=head_id)
+    state.seal = state.sealed()
+    state.save(force_insert=True)
+
+
+def _m5_version_search(db: pw.Database) -> None:
+    """The full-text index of every stored version (store/search.py): the FTS5
+    table, the trigger that drops deleted versions from it, and one fill from
+    the versions stored before it existed."""
+    # Imported here: the store's search module is only needed by this step.
+    from wg_desktop.store import search
+    search.create_index(db)
+    search.rebuild_index(db)
+
 # Numbered migrations; never edit a released one, add a new number.
 MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (1, _m1_core_tables),
     (2, _m2_jobs_and_budget),
     (3, _m3_version_deltas),
+    (4, _m4_audit_chain),
+    (5, _m5_version_search),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
 @dataclass
 class Store:
-    """An open database. ``writing()`` serialises writers across threads."""
+    """An open database. ``writing()`` serialises writers across threads.
+
+    ``read_only`` is True when the file could not be opened for writing (a
+    read-only folder or file) or was found damaged; ``notice`` then says why in
+    one line, for a log line, a banner or stderr.
+    """
 
     db: pw.Database
     path: Path
     _write_lock: threading.RLock
+    read_only: bool = False
+    read_only_reason: str = ""
+    damage: str = ""                       # what the check at open found, if anything
+    _marker: Path | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> bytes:
+        return self.db.connect_params["raw_key"]
+
+    @property
+    def notice(self) -> str | None:
+        return f"opened read-only: {self.read_only_reason}" if self.read_only else None
+
+    def read_only_error(self) -> StoreError:
+        if self.damage:
+            return StoreDamaged(self.path, self.damage)
+        return StoreReadOnly(
+            f"{self.path} was opened read-only ({self.read_only_reason}), so nothing can be "
+            "changed; copy the data folder somewhere writable to change it.")
 
     @contextmanager
     def writing(self) -> Iterator[None]:
+        if self.read_only:
+            raise self.read_only_error()
         with self._write_lock, self.db.atomic():
             yield
 
@@ -132,20 +271,105 @@ class Store:
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()
+        if self._marker is not None:
+            _remove_marker(self._marker)
+            self._marker = None
 
 
-def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION) -> Store:
-    """Open (creating if needed) the encrypted database at ``path`` and migrate it."""
+def marker_path(path: Path) -> Path:
+    """The clean-shutdown marker: present while a process has the store open."""
+    return path.with_name(f"{path.name}.open")
+
+
+def _marker_text() -> str:
+    return f"open by pid {os.getpid()}\n"
+
+
+def _write_marker(marker: Path) -> Path | None:
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(_marker_text())
+    except OSError as exc:
+        # The marker only decides whether the next start runs a check; failing to
+        # write it must not keep the user from their data.
+        log.warning("cannot write the clean-shutdown marker %s: %s", marker, exc)
+        return None
+    return marker
+
+
+def _remove_marker(marker: Path) -> None:
+    # Another process that opened the store after us rewrote the marker with its
+    # pid; it is that process's to remove when it closes.
+    try:
+        if marker.read_text(encoding="utf-8") == _marker_text():
+            marker.unlink()
+    except OSError:
+        pass
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be opened for writing, or None when it can."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    return None
+
+
+def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION,
+               read_only: bool | None = None, check: Check | str = Check.AUTO) -> Store:
+    """Open (creating if needed) the encrypted database at ``path`` and migrate it.
+
+    ``read_only``: None opens read-only only when the file or its folder is not
+    writable; True always; False never. A store found damaged by ``check`` is
+    opened read-only (``store.damage`` says what was found) so what is readable
+    stays browsable; if nothing is readable, StoreDamaged is raised.
+    """
     if len(key) != 32:
         raise StoreKeyError("The database key must be 32 bytes.")
+    check = Check(check)
+    if read_only is None:
+        reason = read_only_reason(path)
+    else:
+        reason = "read-only was asked for" if read_only else None
+    if reason is not None:
+        return _open_read_only(path, key, reason, check, target_version)
+    marker = marker_path(path)
+    unclean = marker.exists()
     is_new = not path.exists()
     if is_new:
         make_private_file(path)
     db = _RawKeyCipherDatabase(str(path), raw_key=key, pragmas=PRAGMAS,
                                check_same_thread=False)
+    _validate(db, path)
+    damage = _run_check(db, check, unclean)
+    if damage:
+        db.close()
+        log.info("%s", damaged_message(path, damage))   # shown as store.notice
+        return _open_read_only(path, key, damaged_message(path, damage), Check.NONE,
+                               target_version, damage=damage)
+    if unclean:
+        log.info("%s was not closed cleanly last time; its check found no damage", path)
+    models.database_proxy.initialize(db)
+    try:
+        migrate(db, path, target_version)
+    except Exception as exc:
+        db.close()
+        if is_damage_error(exc):
+            raise StoreDamaged(path, str(exc)) from None
+        raise
+    return Store(db, path, threading.RLock(), _marker=_write_marker(marker))
+
+
+def _validate(db: pw.Database, path: Path) -> None:
+    """Connect and read the schema and its version: a wrong key or a damaged
+    first page shows here, before anything else touches the file."""
     try:
         db.connect(reuse_if_open=True)
         db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+        current_version(db)
     except pw.DatabaseError as exc:
         db.close()
         if "not a database" in str(exc):
@@ -153,14 +377,119 @@ def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION) 
                 f"Cannot open {path}: the database key is wrong or the file is damaged. "
                 "Your data was not changed. If you moved the app to another machine, set "
                 "HUBSPOT_TOKEN_ENCRYPTION_KEY or restore from a backup.") from None
+        if is_damage_error(exc):
+            raise StoreDamaged(path, str(exc)) from None
         raise StoreError(f"Cannot open {path}: {exc}") from None
-    models.database_proxy.initialize(db)
+
+
+def _run_check(db: pw.Database, check: Check, unclean: bool) -> str:
+    """'' when the check passes or is skipped, else the first problem found."""
+    if check is Check.NONE or (check is Check.AUTO and not unclean):
+        return ""
+    pragma = "integrity_check" if check is Check.FULL else "quick_check"
     try:
-        migrate(db, path, target_version)
-    except Exception:
-        db.close()
+        rows = db.execute_sql(f"PRAGMA {pragma}").fetchall()
+    except pw.DatabaseError as exc:
+        if is_damage_error(exc):
+            return f"{pragma}: {exc}"
         raise
-    return Store(db, path, threading.RLock())
+    if rows == [("ok",)]:
+        return ""
+    lines = [line for row in rows for line in str(row[0]).splitlines()
+             if line and not line.startswith("***")]
+    return f"{pragma}: {lines[0] if lines else rows[0][0]}"
+
+
+def _open_read_only(path: Path, key: bytes, reason: str, check: Check,
+                    target_version: int, *, damage: str = "") -> Store:
+    if not path.exists():
+        raise StoreError(f"Cannot open {path}: it does not exist, and {reason} so it "
+                         "cannot be created.")
+    # Without write access to the folder SQLite cannot create the -shm file a WAL
+    # database needs; immutable=1 reads the main file alone, without locks.
+    immutable = not os.access(path.parent, os.W_OK)
+    wal = path.with_name(f"{path.name}-wal")
+    if immutable and wal.exists() and wal.stat().st_size > 0:
+        reason += f"; changes still in {wal.name} are not shown"
+    db = _RawKeyCipherDatabase(f"{path.resolve().as_uri()}?mode=ro"
+                               + ("&immutable=1" if immutable else ""),
+                               raw_key=key, pragmas=READ_ONLY_PRAGMAS,
+                               check_same_thread=False, uri=True)
+    _validate(db, path)
+    found = _run_check(db, check, marker_path(path).exists())
+    if found and not damage:
+        damage = found
+        reason = damaged_message(path, damage)
+        db.close()
+        db.connect()   # SQLCipher fails every statement after one bad page: start afresh
+    try:
+        version = current_version(db)
+    except pw.DatabaseError as exc:
+        db.close()
+        if is_damage_error(exc):
+            raise StoreDamaged(path, damage or str(exc)) from None
+        raise StoreError(f"Cannot open {path}: {exc}") from None
+    if version > LATEST_VERSION:
+        db.close()
+        raise StoreError(f"{path} was written by a newer WorkflowGuard (schema {version}, "
+                         f"this version knows {LATEST_VERSION}). Update the app.")
+    if version < target_version:
+        db.close()
+        if damage:
+            raise StoreDamaged(path, damage)
+        raise StoreReadOnly(
+            f"{path} has schema {version}, older than this app's {target_version}, and "
+            f"cannot be upgraded because {reason}. Open it once from a writable copy of "
+            "the data folder to upgrade it.")
+    models.database_proxy.initialize(db)
+    log.info("opened read-only: %s", reason)   # the CLI and window show store.notice
+    return Store(db, path, threading.RLock(), read_only=True, read_only_reason=reason,
+                 damage=damage)
+
+
+def explain_database_error(exc: BaseException, store: Store) -> StoreError | None:
+    """The one-line StoreError a raw DatabaseError raised by a query stands for,
+    or None when it is not about the file (the caller reports it as unexpected).
+
+    "readonly" on a store opened for writing is what SQLCipher says after it met
+    a damaged page; a fresh quick_check tells that apart from a real permission
+    problem.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    if not isinstance(exc, (pw.DatabaseError, sqlcipher.DatabaseError)):
+        return None
+    if is_damage_error(exc):
+        return StoreDamaged(store.path, str(exc))
+    if READ_ONLY_MESSAGE not in str(exc):
+        return None
+    if store.read_only:
+        return store.read_only_error()
+    problem = quick_check_file(store.path, store.key)
+    if problem:
+        return StoreDamaged(store.path, problem)
+    return StoreReadOnly(f"{store.path} cannot be written ({exc}); check the permissions "
+                         "of the file and its folder and the free space on its disk.")
+
+
+def quick_check_file(path: Path, key: bytes) -> str:
+    """Run quick_check on a fresh read-only connection: '' when healthy, else
+    the first problem."""
+    try:
+        conn = connect_raw(path, key, immutable=not os.access(path.parent, os.W_OK))
+    except sqlcipher.DatabaseError as exc:
+        return f"quick_check: {exc}"
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlcipher.DatabaseError as exc:
+        return f"quick_check: {exc}"
+    finally:
+        conn.close()
+    if rows == [("ok",)]:
+        return ""
+    lines = [line for row in rows for line in str(row[0]).splitlines()
+             if line and not line.startswith("***")]
+    return f"quick_check: {lines[0] if lines else rows[0][0]}"
 
 
 def current_version(db: pw.Database) -> int:
