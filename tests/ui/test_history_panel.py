@@ -132,7 +132,8 @@ def test_timeline_lists_versions_newest_first_with_origin_and_summary(qtbot, que
     assert loaded.args == [3]
     assert timeline(panel, 0) == ["v3", "v2", "v1"]
     assert timeline(panel, 2) == ["Import", "Restore", "Sync"]
-    assert timeline(panel, 3) == ["turned on; 1 action added", "renamed",
+    assert timeline(panel, 3) == ["Turned on · 1 action added not connected to the start",
+                                  "Renamed 'Onboarding' → 'Onboarding v2'",
                                   "first captured (1 action)"]
     local = [(T0 + dt.timedelta(days=n)).astimezone().strftime("%Y-%m-%d %H:%M")
              for n in (2, 1, 0)]

@@ -22,8 +22,10 @@ from typing import Any, Iterable
 import peewee as pw
 import zstandard as zstd
 
-from wg_desktop.store.normalize import canonical_bytes, content_hash, summarize_change
+from wg_desktop.flows.diff import version_summary
+from wg_desktop.store.normalize import canonical_bytes, content_hash
 from wg_desktop.store.models import Workflow, WorkflowVersion, utcnow
+from wg_desktop.store import search   # imports this module back: module imports keep that safe
 
 FULL = "zstd"
 DELTA = "zstd-delta"
@@ -130,11 +132,14 @@ def add_version(workflow: Workflow, definition: dict[str, Any], *, origin: str,
         except VersionCorrupt:
             previous = None     # a damaged predecessor must not block new captures
     encoding, base_id, blob = _encode(workflow, data)
-    return WorkflowVersion.create(
+    version = WorkflowVersion.create(
         workflow=workflow, captured_at=captured_at or utcnow(), revision_id=revision_id,
         remote_updated_at=remote_updated_at, origin=origin, content_hash=digest,
         raw_size=len(data), body=blob, encoding=encoding, base_id=base_id,
-        summary=summarize_change(previous, definition))
+        # The same flow-aware diff the diff view shows, so history and diff agree.
+        summary=version_summary(previous, definition))
+    search.index_version(version.id, definition)   # full-text search sees it at once
+    return version
 
 
 def history(workflow: Workflow | int) -> list[VersionInfo]:

@@ -1,0 +1,148 @@
+"""CLI commands that read what changed: ``diff`` (two versions of a workflow,
+or two workflows, across portals) and ``describe`` (a version in words).
+Both read the local store only and work offline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json
+from wg_desktop.flows.diff import FlowDiff, diff_flows, unified_lines
+from wg_desktop.flows.words import readable_lines, readable_text
+from wg_desktop.services.portals import find_portal
+from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
+from wg_desktop.store.models import Workflow
+
+DIFFERENCES_FOUND = 1       # only with --exit-code, as git diff does
+
+
+def _queries(env: CliEnv) -> WorkflowQueries:
+    ctx = env.context()
+    return WorkflowQueries(ctx.store, ctx.audit)
+
+
+def _find(queries: WorkflowQueries, ref: str, hub_id: int | None) -> Workflow:
+    """WORKFLOW or PORTAL:WORKFLOW (PORTAL a hub id or a portal name). A name
+    that merely contains a colon ('Lead nurture: Webinar') still works."""
+    portal_ref, sep, rest = ref.partition(":")
+    if sep and portal_ref.strip() and rest.strip():
+        try:
+            portal = find_portal(portal_ref)
+        except LookupError:
+            portal = None
+        if portal is not None:
+            return queries.find(rest, portal.hub_id)
+    return queries.find(ref, hub_id)
+
+
+def _label(workflow: Workflow, number: int, count: int) -> str:
+    return f"{workflow.name} ({workflow.portal.hub_id}:{workflow.flow_id}) v{number} of {count}"
+
+
+def _versions(queries: WorkflowQueries, workflow: Workflow, refs: list[str]
+              ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    count = len(queries.history(workflow))
+    if len(refs) > 2:
+        raise CliError("diff takes at most two version numbers (V1 V2)")
+    new_ref = refs[1] if len(refs) == 2 else None
+    new_info, new = queries.version(workflow, new_ref)
+    new_number = _number(queries, workflow, new_info.id)
+    if refs:
+        old_info, old = queries.version(workflow, refs[0])
+        old_number = _number(queries, workflow, old_info.id)
+    else:
+        if new_number <= 1:
+            raise WorkflowNotFound(f"'{workflow.name}' v{new_number} is its first version; "
+                                   "nothing to compare it with.")
+        old_number = new_number - 1
+        _, old = queries.version(workflow, old_number)
+    return ((_label(workflow, old_number, count), old), (_label(workflow, new_number, count), new))
+
+
+def _number(queries: WorkflowQueries, workflow: Workflow, version_id: int) -> int:
+    _, number, _, _ = queries.version_by_id(workflow, version_id)
+    return number
+
+
+def cmd_diff(args: argparse.Namespace, env: CliEnv) -> int:
+    queries = _queries(env)
+    if args.workflows:
+        if args.refs:
+            raise CliError("give either WORKFLOW [V1] [V2] or --workflows A B, not both")
+        sides = []
+        for ref in args.workflows:
+            workflow = _find(queries, ref, args.portal)
+            info, definition = queries.version(workflow)
+            count = len(queries.history(workflow))
+            sides.append((_label(workflow, _number(queries, workflow, info.id), count), definition))
+        (old_label, old), (new_label, new) = sides
+    else:
+        if not args.refs:
+            raise CliError("name a workflow: wg-desktop diff WORKFLOW [V1] [V2] "
+                           "(or --workflows A B)")
+        workflow = _find(queries, args.refs[0], args.portal)
+        (old_label, old), (new_label, new) = _versions(queries, workflow, args.refs[1:])
+    diff = diff_flows(old, new)
+    _print(diff, old, new, old_label, new_label, args)
+    return DIFFERENCES_FOUND if args.exit_code and not diff.identical else ExitCode.DONE
+
+
+def _print(diff: FlowDiff, old: dict[str, Any], new: dict[str, Any], old_label: str,
+           new_label: str, args: argparse.Namespace) -> None:
+    if args.json:
+        document = {"old": old_label, "new": new_label, **diff.to_dict()}
+        if args.unified:
+            document["unified"] = unified_lines(old, new, old_label=old_label, new_label=new_label)
+        emit_json(document)
+        return
+    if args.unified:
+        for line in unified_lines(old, new, old_label=old_label, new_label=new_label):
+            print(line)
+        return
+    print(f"{old_label} → {new_label}")
+    sys.stdout.write(diff.summary_text())
+
+
+def cmd_describe(args: argparse.Namespace, env: CliEnv) -> int:
+    queries = _queries(env)
+    workflow = _find(queries, args.workflow, args.portal)
+    _, definition = queries.version(workflow, args.version)
+    if args.json:
+        emit_json([line.to_dict() for line in readable_lines(definition)])
+    else:
+        sys.stdout.write(readable_text(definition))
+    return ExitCode.DONE
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    diff = sub.add_parser(
+        "diff", help="what changed between two stored versions, or two workflows (offline)",
+        description="Compare two versions of a workflow (V2 defaults to the latest, V1 to the "
+                    "one before V2; numbers as 'history' prints them, 1 = oldest), or the "
+                    "latest versions of two workflows with --workflows A B (each WORKFLOW or "
+                    "PORTAL:WORKFLOW). Exits 0 when the comparison ran, differences or not; "
+                    "with --exit-code, 1 when they differ.")
+    diff.add_argument("refs", nargs="*", metavar="WORKFLOW [V1] [V2]",
+                      help="flow id or exact name, then up to two version numbers")
+    diff.add_argument("--workflows", nargs=2, metavar=("A", "B"),
+                      help="compare the latest versions of two workflows")
+    diff.add_argument("--portal", type=int, metavar="HUB_ID",
+                      help="the portal, when the same flow id is stored for several")
+    diff.add_argument("--json", action="store_true", help="machine-readable output")
+    diff.add_argument("--unified", action="store_true",
+                      help="a unified line diff of the canonical JSON")
+    diff.add_argument("--exit-code", action="store_true",
+                      help="exit 1 when the versions differ (as 'git diff --exit-code')")
+    diff.set_defaults(handler=cmd_diff)
+
+    describe = sub.add_parser("describe", help="a stored version in words: trigger, actions "
+                                                "in order, settings (default: latest)")
+    describe.add_argument("workflow", help="flow id or exact name (or PORTAL:WORKFLOW)")
+    describe.add_argument("version", nargs="?", help="version number as 'history' prints it "
+                                                     "(1 = oldest; default: the latest)")
+    describe.add_argument("--portal", type=int, metavar="HUB_ID",
+                          help="the portal, when the same flow id is stored for several")
+    describe.add_argument("--json", action="store_true", help="the lines as JSON")
+    describe.set_defaults(handler=cmd_describe)
