@@ -8,6 +8,7 @@ No Qt is imported here.
 from __future__ import annotations
 
 import argparse
+import enum
 import getpass
 import importlib
 import json
@@ -35,23 +36,69 @@ from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_se
                                                wants_demo)
 from wg_desktop.services.loopback import LoopbackError
 from wg_desktop.services.oauth_flow import RedirectError
-from wg_desktop.services.sync import SyncPaused
+from wg_desktop.instance import InstanceBusy
+from wg_desktop.hubspot.errors import ReauthenticationNeeded
+from wg_desktop.services.portals import PortalNotFound
+from wg_desktop.services.sync import PortalNeedsReconnect, SyncBusy, SyncFailed, SyncPaused
 from wg_desktop.services.workflows import ImportRejected, WorkflowNotFound
 from wg_desktop.store.versions import VersionCorrupt
-from wg_desktop.store.db import StoreError
+from wg_desktop.store.db import StoreError, explain_database_error
 
 # Modules that add their own subcommands: each has ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = ("wg_desktop.cli_portals", "wg_desktop.cli_workflows",
-                                     "wg_desktop.demo.command")
+                                     "wg_desktop.cli_search", "wg_desktop.demo.command",
+                                     "wg_desktop.cli_diff", "wg_desktop.cli_doctor")
 
 # Errors whose message is written for the user: shown as one line, no traceback.
 USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,
                DatabaseKeyMissing, StoreError, ConnectError, LoopbackError, RedirectError,
-               SyncPaused, WorkflowNotFound, ImportRejected, VersionCorrupt, OSError)
+               SyncPaused, SyncFailed, WorkflowNotFound, ImportRejected, VersionCorrupt,
+               PortalNotFound, InstanceBusy, OSError)
+
+
+class ExitCode(enum.IntEnum):
+    """What a command's exit status means (listed in --help)."""
+    DONE = 0
+    FAILED = 1
+    USAGE = 2             # a wrong argument, setting or name
+    NEEDS_RECONNECT = 3   # HubSpot needs the user to connect (or authorise) again
+    BUSY = 4              # another process is doing the same job on this data folder
+
+
+EXIT_CODES_HELP = ("exit status: 0 done, 1 failed, 2 usage (a wrong argument, setting or "
+                   "name), 3 a portal needs a reconnect or authorisation, 4 busy (another "
+                   "process is doing the same job on this data folder). Errors are one line "
+                   "on stderr; -v shows warnings and details, and the log file has "
+                   "everything.")
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The exit status a failure maps to (the cause chain counts: a sync that
+    stopped because HubSpot refused the token needs a reconnect)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (PortalNeedsReconnect, ReauthenticationNeeded)):
+            return ExitCode.NEEDS_RECONNECT
+        if isinstance(seen, (SyncBusy, InstanceBusy)):
+            return ExitCode.BUSY
+        seen = seen.__cause__
+    if isinstance(exc, (CliError, SettingError, PortalNotFound)):
+        return ExitCode.USAGE
+    return ExitCode.FAILED
+
+
+def error_line(exc: BaseException, registry=None) -> str:
+    """The one line a failure prints on stderr."""
+    if isinstance(exc, HubSpotError):
+        text = f"{exc.user_message} ({exc})"
+    else:
+        text = str(exc)
+    return "wg-desktop: error: " + redact(" ".join(text.split()), registry)
 
 
 # Commands that work even with the api_access feature off: they are how it is turned on.
-ALWAYS_AVAILABLE = frozenset({"settings", "paths", "demo-portal"})
+# doctor too: it must run on a store too damaged to open for the feature check.
+ALWAYS_AVAILABLE = frozenset({"settings", "paths", "demo-portal", "doctor"})
 
 
 class CliError(RuntimeError):
@@ -62,9 +109,10 @@ class CliEnv:
     """What a command handler gets: the paths, the environment, and the
     application context, opened on first use."""
 
-    def __init__(self, paths: Paths, environ: Mapping[str, str]) -> None:
+    def __init__(self, paths: Paths, environ: Mapping[str, str], verbosity: int = 0) -> None:
         self.paths = paths
         self.environ = dict(environ)
+        self.verbosity = verbosity
         self._context: AppContext | None = None
         self._hubspot: HubSpotServices | None = None
 
@@ -84,7 +132,15 @@ class CliEnv:
     def context(self) -> AppContext:
         if self._context is None:
             self._context = build_context(self.paths, self.environ, prompt=_prompt_passphrase)
-            configure_logging(self.paths, self._context.settings, self._context.registry)
+            # stderr is for the one line a failure prints; warnings (retries,
+            # rate-limit waits) and details go to the log file unless -v.
+            stderr_level = {0: logging.CRITICAL + 1, 1: logging.WARNING}.get(
+                self.verbosity, logging.DEBUG)
+            configure_logging(self.paths, self._context.settings, self._context.registry,
+                              stderr_level=stderr_level)
+            notice = self._context.store.notice
+            if notice:
+                print(f"wg-desktop: note: {notice}", file=sys.stderr)
         return self._context
 
     def close(self) -> None:
@@ -203,6 +259,18 @@ def cmd_audit_export(args: argparse.Namespace, env: CliEnv) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, env: CliEnv) -> int:
+    """Walk the audit hash chain: 0 when intact, 1 naming the first broken entry."""
+    report = env.context().audit.verify()
+    if args.json:
+        emit_json(report.as_dict())
+    elif report.intact:
+        print(report.summary())
+    else:
+        print(f"wg-desktop: {report.summary()}", file=sys.stderr)
+    return 0 if report.intact else 1
+
+
 def cmd_retention_run(args: argparse.Namespace, env: CliEnv) -> int:
     ctx = env.context()
     removed = ctx.retention.run()
@@ -241,8 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wg-desktop",
         description=f"{APP_DISPLAY_NAME}: versioned, encrypted history of your HubSpot "
-                    "workflows. Without a command, opens the app window.")
+                    "workflows. Without a command, opens the app window.",
+        epilog=EXIT_CODES_HELP)
     parser.add_argument("--version", action="version", version=f"%(prog)s {APP_VERSION}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="show warnings on stderr (-vv: everything, and tracebacks)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="keep every file of this instance in DIR (also WG_DATA_DIR)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -260,16 +331,19 @@ def build_parser() -> argparse.ArgumentParser:
     set_parser.add_argument("key")
     set_parser.add_argument("value")
 
-    audit = sub.add_parser("audit", help="the audit log: list or export")
+    audit = sub.add_parser("audit", help="the audit log: list, export or verify")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     for action_parser in (_add(audit_sub, "list", cmd_audit_list, "list audit entries",
                                json_flag=True),
-                          _add(audit_sub, "export", cmd_audit_export, "export as CSV")):
+                          _add(audit_sub, "export", cmd_audit_export,
+                               "export as CSV (with each entry's hash and the trail's head)")):
         action_parser.add_argument("--search", help="text to look for")
         action_parser.add_argument("--action", help="only this action (e.g. sync)")
     audit_sub.choices["list"].add_argument("--outcome", help="success, failure, ...")
     audit_sub.choices["list"].add_argument("--limit", type=int, default=200)
     audit_sub.choices["export"].add_argument("--out", required=True, help="CSV file to write")
+    _add(audit_sub, "verify", cmd_audit_verify, "check the audit trail's hash chain: exit 0 "
+         "when intact, 1 naming the first edited, inserted or deleted entry", json_flag=True)
 
     retention = sub.add_parser("retention", help="apply the retention policies")
     retention_sub = retention.add_subparsers(dest="retention_command", metavar="ACTION",
@@ -282,12 +356,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
+    _accept_verbose_anywhere(sub)
     return parser
+
+
+def _accept_verbose_anywhere(sub: argparse._SubParsersAction) -> None:
+    """'wg-desktop sync -v' works like 'wg-desktop -v sync'. SUPPRESS keeps a
+    subcommand from resetting the count given before it."""
+    for parser in set(sub.choices.values()):
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for inner in nested:
+                _accept_verbose_anywhere(inner)
+        elif "--verbose" not in parser._option_string_actions:
+            parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                                help="show warnings on stderr (-vv: everything)")
 
 
 def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
-    env = CliEnv(Paths.resolve(args.data_dir, environ), environ)
+    verbosity = getattr(args, "verbose", 0)
+    env = CliEnv(Paths.resolve(args.data_dir, environ), environ, verbosity)
     try:
         if args.command not in ALWAYS_AVAILABLE and not env.context().settings.feature_enabled(
                 "api_access"):
@@ -298,22 +387,30 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except HubSpotError as exc:
-        print(f"wg-desktop: error: {exc.user_message} ({exc})", file=sys.stderr)
-        return 1
-    except USER_ERRORS + (CliError,) as exc:
-        print(f"wg-desktop: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, (CliError, SettingError)) else 1
+        return ExitCode.DONE
+    except (HubSpotError, CliError) + USER_ERRORS as exc:
+        registry = env._context.registry if env._context is not None else None
+        print(error_line(exc, registry), file=sys.stderr)
+        if verbosity >= 2:
+            print(redact("".join(traceback.format_exception(exc)), registry), file=sys.stderr)
+        return exit_code_for(exc)
     except Exception as exc:
+        explained = (explain_database_error(exc, env._context.store)
+                     if env._context is not None else None)
+        if explained is not None:
+            # A damaged or read-only store: one line that says what to do.
+            print(error_line(explained, env._context.registry), file=sys.stderr)
+            return exit_code_for(explained)
         # Unexpected: the (redacted) traceback goes to the log, one line to the user.
         registry = env._context.registry if env._context is not None else None
-        logging.getLogger("wg_desktop.cli").error(
-            "unexpected error\n%s", redact("".join(traceback.format_exception(exc)), registry))
+        detail = redact("".join(traceback.format_exception(exc)), registry)
+        logging.getLogger("wg_desktop.cli").error("unexpected error\n%s", detail)
         print(f"wg-desktop: error: unexpected {type(exc).__name__}: "
-              f"{redact(str(exc), registry)} (details in {env.paths.log_file})",
-              file=sys.stderr)
-        return 1
+              f"{redact(' '.join(str(exc).split()), registry)} (details in "
+              f"{env.paths.log_file})", file=sys.stderr)
+        if verbosity >= 2:
+            print(detail, file=sys.stderr)
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("wg-desktop: interrupted", file=sys.stderr)
         return 130

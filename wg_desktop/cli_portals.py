@@ -8,10 +8,11 @@ import os
 import sys
 import webbrowser
 
-from wg_desktop.cli import CliEnv, CliError, emit_json
+from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json
+from wg_desktop.services.hubspot_setup import describe_target
 from wg_desktop.services.loopback import LoopbackReceiver
 from wg_desktop.services.oauth_flow import code_from_pasted_text
-from wg_desktop.store.models import Portal
+from wg_desktop.store.models import Portal, PortalStatus
 
 PRIVATE_APP_TOKEN_ENV = "WG_PRIVATE_APP_TOKEN"
 LOOPBACK_TIMEOUT_S = 600
@@ -71,14 +72,21 @@ def cmd_portals(args: argparse.Namespace, env: CliEnv) -> int:
 def cmd_status(args: argparse.Namespace, env: CliEnv) -> int:
     connection = env.hubspot().connection
     portals = [connection.portal(args.portal)] if args.portal else connection.portals()
+    if not portals:
+        raise CliError("no portal is connected: connect one with 'wg-desktop connect'")
     results = [connection.test_connection(p.hub_id) for p in portals]
+    if not args.json:
+        print(f"Talking to {describe_target(env.hubspot())}.")
     if args.json:
-        emit_json([{"hub_id": r.hub_id, "ok": r.ok, "response_ms": round(r.response_ms, 1),
-                    "message": r.message} for r in results])
+        emit_json([{"hub_id": r.hub_id, "state": str(r.state), "ok": r.ok,
+                    "response_ms": round(r.response_ms, 1), "message": r.message}
+                   for r in results])
     else:
         for portal, result in zip(portals, results):
             print(f"{portal.hub_id:<12} {portal.name:<32} {result.message}")
-    return 0 if all(r.ok for r in results) else 1
+    if any(r.state == PortalStatus.RECONNECT_NEEDED for r in results):
+        return ExitCode.NEEDS_RECONNECT
+    return ExitCode.DONE if all(r.ok for r in results) else ExitCode.FAILED
 
 
 def cmd_disconnect(args: argparse.Namespace, env: CliEnv) -> int:

@@ -8,9 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-from wg_desktop.cli import CliEnv, emit_json
+from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json, error_line, exit_code_for
+from wg_desktop.services.portals import find_portal
 from wg_desktop.services.schedule import CancelToken
-from wg_desktop.services.sync import SyncProgress, describe_changes
+from wg_desktop.services.sync import SyncFailed, SyncPaused, SyncProgress, describe_changes
 from wg_desktop.services.workflows import WorkflowQueries
 
 
@@ -21,16 +22,27 @@ def _queries(env: CliEnv) -> WorkflowQueries:
 
 def cmd_sync(args: argparse.Namespace, env: CliEnv) -> int:
     hub = env.hubspot()
+    # Every portal that is not disconnected: one that needs a reconnect is a
+    # failure to report, never silently left out.
     portals = ([hub.connection.portal(args.portal)] if args.portal
-               else hub.connection.connected_portals())
-    results = []
+               else hub.connection.portals())
+    if not portals:
+        raise CliError("no portal is connected: connect one with 'wg-desktop connect'")
+    results, failures = [], []
     for portal in portals:
         def progress(p: SyncProgress, name: str = portal.name) -> None:
             if not args.json and sys.stderr.isatty():
                 print(f"\r{name}: {p.phase} — listed {p.listed}, changed {p.changed}, "
                       f"stored {p.stored}   ", end="", file=sys.stderr, flush=True)
-        result = hub.sync.sync(portal.hub_id, cancel=CancelToken(), progress=progress,
-                               interactive=True)
+        try:
+            result = hub.sync.sync(portal.hub_id, cancel=CancelToken(), progress=progress,
+                                   interactive=True)
+        except (SyncPaused, SyncFailed) as exc:
+            if not args.json and sys.stderr.isatty():
+                print(file=sys.stderr)
+            failures.append((portal, exc))
+            print(error_line(exc, env.context().registry), file=sys.stderr)
+            continue
         results.append(result)
         if not args.json:
             if sys.stderr.isatty():
@@ -40,16 +52,22 @@ def cmd_sync(args: argparse.Namespace, env: CliEnv) -> int:
             for skipped in result.skipped:
                 print(f"  skipped {skipped}")
     if args.json:
-        emit_json([{"hub_id": r.hub_id, "listed": r.listed, "changed": r.changed,
+        emit_json([{"hub_id": r.hub_id, "ok": True, "listed": r.listed, "changed": r.changed,
                     "stored": r.stored, "deleted": r.deleted, "skipped": r.skipped,
                     "untracked": r.untracked,
                     "changes": [{"kind": str(c.kind), "flow_id": c.flow_id, "name": c.name}
-                                for c in r.changes]} for r in results])
-    return 0
+                                for c in r.changes]} for r in results]
+                  + [{"hub_id": p.hub_id, "ok": False, "error": str(exc),
+                      "exit_code": int(exit_code_for(exc))} for p, exc in failures])
+    # The most specific reason wins: busy, then reconnect, then plain failure.
+    return max((exit_code_for(exc) for _, exc in failures), default=ExitCode.DONE)
 
 
 def cmd_workflows(args: argparse.Namespace, env: CliEnv) -> int:
-    rows = _queries(env).list(args.portal)
+    queries = _queries(env)
+    if args.portal is not None:
+        find_portal(args.portal)          # an unknown portal is an error, not an empty list
+    rows = queries.list(args.portal)
     if args.json:
         emit_json([{"hub_id": r.hub_id, "flow_id": r.flow_id, "name": r.name,
                     "object_type_id": r.object_type_id, "enabled": r.is_enabled,
@@ -75,7 +93,8 @@ def cmd_history(args: argparse.Namespace, env: CliEnv) -> int:
                     "summary": v.summary, "bytes_stored": v.stored_size}
                    for i, v in enumerate(versions)])
     else:
-        print(f"{workflow.name} ({workflow.flow_id}): {len(versions)} versions")
+        count = len(versions)
+        print(f"{workflow.name} ({workflow.flow_id}): {count} version{'s' if count != 1 else ''}")
         for i, v in enumerate(versions):
             print(f"  v{len(versions) - i:<5} {v.captured_at.astimezone():%Y-%m-%d %H:%M}  "
                   f"{v.origin:<8} {v.summary}")
@@ -91,8 +110,11 @@ def cmd_show(args: argparse.Namespace, env: CliEnv) -> int:
 
 
 def cmd_export(args: argparse.Namespace, env: CliEnv) -> int:
-    count = _queries(env).export_zip(Path(args.out), args.portal)
-    print(f"wrote {count} workflows to {args.out}")
+    queries = _queries(env)
+    # Resolved once, so the file reported is the file written (--out may be a folder).
+    target = queries.export_destination(Path(args.out))
+    count = queries.export_zip(target, args.portal)
+    print(f"wrote {count} workflows to {target}")
     return 0
 
 

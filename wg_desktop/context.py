@@ -19,6 +19,7 @@ from wg_desktop.services.audit import AuditLog
 from wg_desktop.services.job_runs import StoreJobRunStore  # noqa
 from wg_desktop.services.retention import RetentionService
 from wg_desktop.store.db import Store, open_store
+from wg_desktop.store.models import Portal
 
 PASSPHRASE_ENV = "WG_SECRETS_PASSPHRASE"
 
@@ -70,37 +71,34 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
                   prompt: PassphrasePrompt | None = None,
                   secrets: SecretStore | None = None) -> AppContext:
     """Open everything the app needs. Raises KeychainUnavailable, SetupError,
-    SettingError, StoreError — each with a message meant for the user."""
+    SettingError, StoreError, InstanceBusy — each with a message meant for the user."""
     environ = dict(os.environ if environ is None else environ)
     paths.ensure()
     registry = SecretRegistry()
     settings = Settings.load(paths.settings_file, environ)
     for name in ("hubspot.client_secret", "security.token_encryption_key"):
         registry.add(environ.get(BY_KEY[name].env_var, ""))
-    try:
-        # One process at a time reads or creates the instance id, the key and
-        # the database: concurrent first starts must not each make a key.
-        with holding_start_lock(paths) as locked:
-            instance_id, _ = ensure_instance_id(paths)
-            if secrets is None:
-                secrets = open_secret_store(paths, settings, registry, environ, prompt,
-                                            scope=instance_id)
-            adopt = (locked and isinstance(secrets, KeyringSecrets) and secrets.scope
-                     and keychain_migration.needs_migration(paths.data_dir))
-            if adopt and paths.database.exists():
-                keychain_migration.adopt_shared_entries(
-                    secrets, [setting_key(s.key) for s in REGISTRY if s.is_secret])
-            settings.secret_reader = lambda key: secrets.get(setting_key(key))
-            store = open_store(paths.database, database_key(settings, secrets, paths.database))
-            if adopt:
-                try:
-                    keychain_migration.adopt_portal_tokens(secrets, _stored_hub_ids(store))
-                    keychain_migration.mark_done(paths.data_dir)
-                except BaseException:
-                    store.close()
-                    raise
-    except InstanceBusy as exc:
-        raise SetupError(str(exc)) from None
+    # One process at a time reads or creates the instance id, the key and the
+    # database: concurrent first starts must not each make a key.
+    with holding_start_lock(paths) as locked:
+        instance_id, _ = ensure_instance_id(paths)
+        if secrets is None:
+            secrets = open_secret_store(paths, settings, registry, environ, prompt,
+                                        scope=instance_id)
+        adopt = (locked and isinstance(secrets, KeyringSecrets) and secrets.scope
+                 and keychain_migration.needs_migration(paths.data_dir))
+        if adopt and paths.database.exists():
+            keychain_migration.adopt_shared_entries(
+                secrets, [setting_key(s.key) for s in REGISTRY if s.is_secret])
+        settings.secret_reader = lambda key: secrets.get(setting_key(key))
+        store = open_store(paths.database, database_key(settings, secrets, paths.database))
+        if adopt:
+            try:
+                keychain_migration.adopt_portal_tokens(secrets, _stored_hub_ids(store))
+                keychain_migration.mark_done(paths.data_dir)
+            except BaseException:
+                store.close()
+                raise
     audit = AuditLog(store, settings, registry)
     return AppContext(paths, settings, secrets, registry, store, audit,
                       RetentionService(store, settings, audit),
@@ -108,10 +106,9 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
 
 
 def _stored_hub_ids(store: Store) -> list[int]:
-    from wg_desktop.store.models import Portal
-
     with store.session():
         return [p.hub_id for p in Portal.select(Portal.hub_id)]
 
-__all__ = ["AppContext", "KeychainUnavailable", "SetupError", "build_context",
+
+__all__ = ["AppContext", "InstanceBusy", "KeychainUnavailable", "SetupError", "build_context",
            "open_secret_store", "PASSPHRASE_ENV"]

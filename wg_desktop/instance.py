@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from wg_desktop.paths import Paths, write_private_atomic
@@ -25,6 +26,11 @@ START_LOCK_TIMEOUT_S = 120.0
 
 class InstanceBusy(RuntimeError):
     """Another process keeps the data folder locked for too long."""
+
+
+def sync_lock_path(data_dir: Path, hub_id: int) -> Path:
+    """Held by whichever process (window or command line) syncs the portal."""
+    return data_dir / f".sync-{int(hub_id)}.lock"
 
 
 def read_instance_id(paths: Paths) -> str | None:

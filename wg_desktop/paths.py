@@ -66,10 +66,6 @@ class Paths:
         """Held while a process opens (and on first start, creates) the store."""
         return self.data_dir / ".start.lock"
 
-    def sync_lock_file(self, hub_id: int) -> Path:
-        """Held by whichever process (window or command line) syncs the portal."""
-        return self.data_dir / f".sync-{int(hub_id)}.lock"
-
     @property
     def secrets_file(self) -> Path:
         """The opt-in passphrase-protected secret file (only when no keychain)."""

@@ -96,4 +96,4 @@ def test_disconnect_keeps_history_unless_asked(env):
     assert "Deleted the portal's tokens" in gone.stdout and "Kept the local history" in gone.stdout
     assert json.loads(run(["portals", "--json"], env).stdout) == []
     missing = run(["disconnect", "nope"], env)
-    assert missing.returncode == 1 and "No connected portal 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "No portal nope here; known: none" in missing.stderr

@@ -233,3 +233,49 @@ def test_each_change_is_audited_but_a_first_capture_is_one_entry(ctx):
             {c.flow_id for c in result.changes}
         assert changed
         hub.clients.close()
+
+
+def test_a_sync_that_stops_part_way_says_how_far_and_the_next_resumes(ctx, monkeypatch):
+    from wg_desktop.hubspot import api
+    from wg_desktop.hubspot.errors import ServerError
+    from wg_desktop.services.sync import SyncFailed
+
+    with DemoPortal(DemoConfig(seed=24, workflows=300, burst_limit=10_000)) as demo:
+        hub, sync, hub_id = setup(ctx, demo)
+        real_batch_read = api.batch_read_flows
+        calls = []
+
+        def failing_second_batch(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise ServerError("HTTP 503", status=503)
+            return real_batch_read(*args, **kwargs)
+
+        monkeypatch.setattr(api, "batch_read_flows", failing_second_batch)
+        with pytest.raises(SyncFailed) as failed:
+            sync.sync(hub_id)
+        assert "100 of 300 changed workflows were stored" in str(failed.value)
+        assert failed.value.result.fetched == 100
+        assert Workflow.select().count() == 100
+        monkeypatch.setattr(api, "batch_read_flows", real_batch_read)
+        demo.clear_request_log()
+        resumed = sync.sync(hub_id)
+        assert resumed.changed == 200 and resumed.stored == 200
+        assert len(api_calls(demo, ("/batch/read",))) == 2      # the rest, not all 300
+        assert_consistent(demo, hub_id)
+        hub.clients.close()
+
+
+def test_the_background_sync_skips_a_portal_another_process_is_syncing(ctx):
+    from wg_desktop.instance import sync_lock_path
+    from wg_desktop.portable import FileLock
+
+    with DemoPortal(DemoConfig(seed=25, workflows=5, burst_limit=10_000)) as demo:
+        hub, sync, hub_id = setup(ctx, demo)
+        portal = Portal.get(Portal.hub_id == hub_id)
+        with FileLock(sync_lock_path(ctx.paths.data_dir, hub_id)):   # "the other process"
+            summary = sync.sync_all([portal])
+        assert "skipped" in summary and "already running" in summary
+        assert Workflow.select().count() == 0
+        assert "5 workflows listed" in sync.sync_all([portal])
+        hub.clients.close()

@@ -144,3 +144,25 @@ def test_disconnected_and_imported_history_stays_reachable(qtbot, hub_window, hu
     qtbot.waitUntil(lambda: page.hub_id == portal.hub_id and page.model.rowCount() > 0,
                     timeout=5000)
     assert not page.sync_button.isEnabled()
+
+
+def test_status_bar_says_which_hubspot_the_window_talks_to(hub_window, hubspot):
+    text = hub_window.target_label.text()
+    assert "demo portal" in text and hubspot.api_base in text
+
+
+def test_status_bar_names_a_configured_hubspot(qtbot, ctx, demo):
+    from wg_desktop.services.hubspot_setup import build_hubspot_services
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    services = build_hubspot_services(ctx.settings, ctx.store, ctx.audit, ctx.secrets,
+                                      api_base=demo.base_url)
+    win = create_main_window(ctx, SynchronousPool(), services)
+    qtbot.addWidget(win)
+    try:
+        assert win.target_label.text() == f"HubSpot at {demo.base_url}"
+    finally:
+        win.quitting = True
+        win.close()
+        services.clients.close()

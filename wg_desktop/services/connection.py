@@ -22,10 +22,12 @@ from typing import Any
 from wg_desktop.constants import OAUTH_SCOPES
 from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import (AuthError, CircuitOpenError, HubSpotError, NetworkError,
-                                       PermissionDenied, RequestTimeout, ServerError)
+                                       PermissionDenied, ReauthenticationNeeded,
+                                       RequestTimeout, ServerError)
 from wg_desktop.hubspot.ratelimit import Priority
 from wg_desktop.services.audit import AuditAction, AuditLog, AuditQuery
 from wg_desktop.services.oauth_flow import AuthorizationRequest
+from wg_desktop.services.portals import find_portal
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.tokens import RefreshOutcome, TokenManager, TokenSet, TokenVault
 from wg_desktop.store.db import Store
@@ -82,6 +84,7 @@ class ConnectionTest:
     ok: bool
     response_ms: float
     message: str
+    state: PortalStatus = PortalStatus.CONNECTED
 
 
 class ConnectionService:
@@ -280,21 +283,27 @@ class ConnectionService:
         return list(Portal.select().where(Portal.status == PortalStatus.CONNECTED))
 
     def portal(self, ref: str | int) -> Portal:
-        """A portal by hub id or (case-insensitive) name."""
-        text = str(ref).strip()
-        query = Portal.select().where(Portal.status != PortalStatus.DISCONNECTED)
-        match = (query.where(Portal.hub_id == int(text)).first() if text.isdigit()
-                 else next((p for p in query if p.name.lower() == text.lower()), None))
-        if match is None:
-            raise ConnectError([f"No connected portal '{text}' (see 'wg-desktop portals')."])
-        return match
+        """A portal that is not disconnected, by hub id or (case-insensitive) name."""
+        return find_portal(ref, (PortalStatus.CONNECTED, PortalStatus.RECONNECT_NEEDED))
 
     def test_connection(self, hub_id: int) -> ConnectionTest:
+        """The portal's stored state first (the one source of truth the window,
+        the status bar and every command share), then a live call."""
+        portal = Portal.get_or_none(Portal.hub_id == hub_id)
+        if portal is not None and portal.status == PortalStatus.RECONNECT_NEEDED:
+            return ConnectionTest(hub_id, False, 0.0,
+                                  "Needs a reconnect: HubSpot no longer accepts its token. "
+                                  "Run 'wg-desktop connect' or use Reconnect.",
+                                  state=PortalStatus.RECONNECT_NEEDED)
         client = self.clients.client(hub_id)
         started = time.perf_counter()
         try:
             api.account_details(client, force_refresh=True, priority=Priority.INTERACTIVE)
             api.list_flows_page(client, limit=1, priority=Priority.INTERACTIVE)
+        except ReauthenticationNeeded as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            return ConnectionTest(hub_id, False, elapsed, f"{exc.user_message} ({exc})",
+                                  state=PortalStatus.RECONNECT_NEEDED)
         except HubSpotError as exc:
             elapsed = (time.perf_counter() - started) * 1000
             return ConnectionTest(hub_id, False, elapsed, f"{exc.user_message} ({exc})")

@@ -30,12 +30,22 @@ DEMO_WORKFLOWS = 120
 
 
 def wants_demo(settings: Settings) -> bool:
-    """The demo portal is used when asked for, or when no HubSpot app is
-    configured and the admin has not explicitly turned mock mode off."""
+    """The demo portal is used when asked for, or when nothing points
+    elsewhere: no HubSpot app configured, no API base set, and mock mode not
+    explicitly turned off. An explicit base URL is always honoured."""
     if settings.get("hubspot.mock_mode"):
         return True
     explicitly_off = settings.source("hubspot.mock_mode") is not Source.DEFAULT
-    return not explicitly_off and not settings.get("hubspot.client_id")
+    points_elsewhere = (bool(settings.get("hubspot.client_id"))
+                        or settings.source("hubspot.api_base") is not Source.DEFAULT)
+    return not explicitly_off and not points_elsewhere
+
+
+def describe_target(services: "HubSpotServices") -> str:
+    """Which HubSpot this app talks to, in words for the status bar and the CLI."""
+    if services.demo is not None:
+        return f"the built-in demo portal at {services.api_base} (not HubSpot)"
+    return f"HubSpot at {services.api_base}"
 
 
 @dataclass

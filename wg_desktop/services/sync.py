@@ -14,13 +14,16 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from wg_desktop.config import Settings
 from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import MalformedResponse, RequestCancelled
 from wg_desktop.hubspot.ratelimit import Priority
+from wg_desktop.instance import sync_lock_path
+from wg_desktop.portable import FileLock, LockBusy
 from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.services.portal_clients import PortalClients
@@ -35,7 +38,29 @@ BATCH_SIZE = 100
 
 
 class SyncPaused(RuntimeError):
-    """The portal cannot be synced now (reconnect needed, disconnected)."""
+    """The portal cannot be synced now (reconnect needed, disconnected, busy)."""
+
+
+class PortalNeedsReconnect(SyncPaused):
+    """HubSpot no longer accepts the portal's tokens; only a reconnect helps."""
+
+
+class SyncBusy(SyncPaused):
+    """Another sync of the portal runs (in this process or another one)."""
+
+    def __init__(self, message: str, holder_pid: int | None = None) -> None:
+        super().__init__(message)
+        self.holder_pid = holder_pid
+
+
+class SyncFailed(RuntimeError):
+    """A sync stopped part-way. The message says how far it got; batches
+    already stored are kept and the next sync does not fetch them again.
+    The original error is ``__cause__``."""
+
+    def __init__(self, message: str, result: "SyncResult") -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class ChangeKind(enum.StrEnum):
@@ -108,6 +133,9 @@ class SyncService:
         self.audit = audit
         self.clients = clients
         self.settings = settings
+        # Beside the database it protects: one sync per portal across every
+        # process (window, command line) that opens this data folder.
+        self.lock_dir = store.path.parent
         self.listeners: list[Callable[[int, list[SyncChange]], None]] = []
         self._running: set[int] = set()
         self._running_lock = threading.Lock()
@@ -121,19 +149,45 @@ class SyncService:
              ) -> SyncResult:
         cancel = cancel or CancelToken()
         report = progress or (lambda p: None)
+        if self.store.read_only:
+            raise self.store.read_only_error()
         portal = Portal.get_or_none(Portal.hub_id == hub_id)
-        if portal is None or portal.status != PortalStatus.CONNECTED:
-            state = "not connected" if portal is None else portal.status
-            raise SyncPaused(f"Portal {hub_id} is {state}; reconnect it to sync.")
+        if portal is None:
+            raise SyncPaused(f"No portal {hub_id} here.")
+        if portal.status == PortalStatus.RECONNECT_NEEDED:
+            raise PortalNeedsReconnect(
+                f"Portal {portal.name} ({hub_id}) needs a reconnect: HubSpot no longer "
+                "accepts its token. Run 'wg-desktop connect' or use Reconnect on the "
+                "Connection page.")
+        if portal.status != PortalStatus.CONNECTED:
+            raise SyncPaused(f"Portal {portal.name} ({hub_id}) is {portal.status}; "
+                             "connect it again to sync.")
         with self._running_lock:
             if hub_id in self._running:
-                raise SyncPaused(f"A sync of portal {hub_id} is already running.")
+                raise SyncBusy(f"A sync of portal {portal.name} ({hub_id}) is already "
+                               "running in this window.")
             self._running.add(hub_id)
         try:
-            return self._sync(portal, cancel, report, interactive)
+            with self._process_lock(portal):
+                return self._sync(portal, cancel, report, interactive)
         finally:
             with self._running_lock:
                 self._running.discard(hub_id)
+
+    @contextmanager
+    def _process_lock(self, portal: Portal) -> Iterator[None]:
+        lock = FileLock(sync_lock_path(self.lock_dir, portal.hub_id))
+        try:
+            lock.acquire(timeout=0)
+        except LockBusy as exc:
+            who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
+            raise SyncBusy(f"A sync of portal {portal.name} ({portal.hub_id}) is already "
+                           f"running{who}; try again when it has finished.",
+                           exc.holder_pid) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _sync(self, portal: Portal, cancel: CancelToken, report: ProgressCallback,
               interactive: bool) -> SyncResult:
@@ -153,7 +207,8 @@ class SyncService:
         except Exception as exc:
             self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id, outcome=Outcome.FAILURE,
                               details={"error": str(exc), "stored": result.stored})
-            raise
+            raise SyncFailed(f"Sync of {portal.name} stopped: {_reason(exc)}. "
+                             f"{_progress_text(result)}", result) from exc
         self.audit.record(AuditAction.SYNC, portal_hub_id=hub_id,
                           outcome=Outcome.WARNING if result.skipped else Outcome.SUCCESS,
                           details={"summary": result.summary(),
@@ -191,6 +246,9 @@ class SyncService:
                 lines.append(f"{portal.name}: {result.summary()}")
             except JobCancelled:
                 raise
+            except SyncBusy as exc:
+                # Another process (the command line) is syncing it right now: not a failure.
+                lines.append(f"{portal.name}: skipped — {exc}")
             except Exception as exc:
                 failures.append(f"{portal.name}: {exc}")
         summary = "; ".join(lines + failures) or "No connected portal"
@@ -230,8 +288,8 @@ class SyncService:
             cancel.raise_if_cancelled()
             chunk = wanted[start:start + BATCH_SIZE]
             flows = self._fetch(client, chunk, priority, cancel, result)
-            result.fetched += len(flows)
             self._store_batch(portal, flows, known, result)
+            result.fetched += len(flows)      # counted once its batch is committed
             report(SyncProgress("storing", result.listed, result.changed, result.fetched,
                                 result.stored))
 
@@ -305,6 +363,20 @@ class SyncService:
                                                      workflow.name))
                 elif kind is ChangeKind.RECREATED:
                     result.changes.append(SyncChange(kind, flow.id, workflow.name))
+
+
+def _reason(exc: BaseException) -> str:
+    user_message = getattr(exc, "user_message", None)
+    return f"{user_message} ({exc})" if user_message else str(exc)
+
+
+def _progress_text(result: SyncResult) -> str:
+    if not result.listed:
+        return "Nothing was stored; run the sync again."
+    if not result.changed:
+        return "Nothing needed storing."
+    return (f"{result.fetched} of {result.changed} changed workflows were stored and are "
+            "kept; the next sync fetches only the rest.")
 
 
 def _needs_fetch(workflow: Workflow | None, listed: api.FlowSummary) -> bool:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
 from wg_desktop.config import Settings, SettingError
 from wg_desktop.constants import APP_DISPLAY_NAME
-from wg_desktop.context import AppContext, SetupError, build_context
+from wg_desktop.context import AppContext, InstanceBusy, SetupError, build_context
 from wg_desktop.logging_setup import configure_logging
 from wg_desktop.paths import Paths
 from wg_desktop.security.keys import DatabaseKeyMissing
@@ -35,8 +35,8 @@ from wg_desktop.ui.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
-STARTUP_ERRORS = (SettingError, SetupError, DatabaseKeyMissing, StoreError, WrongPassphrase,
-                  OSError)
+STARTUP_ERRORS = (SettingError, SetupError, InstanceBusy, DatabaseKeyMissing, StoreError,
+                  WrongPassphrase, OSError)
 
 
 def ask_passphrase(parent: QWidget | None, creating: bool) -> str | None:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
 from wg_desktop.config import FEATURES
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext
-from wg_desktop.services.hubspot_setup import HubSpotServices
+from wg_desktop.services.hubspot_setup import HubSpotServices, describe_target
 from wg_desktop.services.settings_service import SettingsService
 from wg_desktop.services.status import AppStatus, app_status
 from wg_desktop.services.sync import describe_changes
@@ -435,6 +435,12 @@ class MainWindow(QMainWindow):
         self.job_progress.setVisible(False)
         for widget in (self.connection_label, self.budget_label, self.sync_label):
             bar.addWidget(widget)
+        # Which HubSpot this window talks to, always in view: the demo, or the
+        # configured API base (never silently the demo when a base is set).
+        self.target_label = QLabel(describe_target(self.hubspot) if self.hubspot else
+                                   "HubSpot not configured")
+        self.target_label.setObjectName("hubspotTarget")
+        bar.addPermanentWidget(self.target_label)
         bar.addPermanentWidget(self.job_label)
         bar.addPermanentWidget(self.job_progress)
         self.scheduler.started.connect(self._job_started)
