@@ -172,3 +172,23 @@ def test_about_names_the_data_folder_and_its_instance_id(window):
     text = window.about_text()
     assert window.ctx.instance_id and window.ctx.instance_id in text
     assert str(window.ctx.paths.data_dir) in text
+
+
+def test_a_read_only_store_is_announced_in_a_banner(qtbot, ctx):
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    ctx.store.read_only, ctx.store.read_only_reason = True, "the folder /x is not writable"
+    win = create_main_window(ctx, SynchronousPool())
+    qtbot.addWidget(win)
+    try:
+        assert not win.store_banner.isHidden()
+        assert "read-only" in win.store_banner.text() and "/x" in win.store_banner.text()
+    finally:
+        ctx.store.read_only = False
+        win.quitting = True
+        win.close()
+
+
+def test_a_writable_store_shows_no_banner(window):
+    assert window.store_banner.isHidden()

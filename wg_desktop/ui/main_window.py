@@ -129,10 +129,21 @@ class MainWindow(QMainWindow):
         self.demo_banner.setStyleSheet("background:#fff4e5;color:#7a4b00;font-weight:bold;"
                                        "border-bottom:1px solid #f5c26b;padding:6px")
         self.demo_banner.setVisible(bool(hubspot is not None and hubspot.app.is_demo))
+        # A store opened read-only (a read-only folder, a damaged file) says so
+        # where the user looks, with what to do; writing jobs then refuse in one line.
+        notice = ctx.store.notice
+        self.store_banner = QLabel(f"{notice[0].upper()}{notice[1:]}" if notice else "")
+        self.store_banner.setObjectName("storeBanner")
+        self.store_banner.setWordWrap(True)
+        self.store_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.store_banner.setStyleSheet("background:#fdecea;color:#8a1c14;font-weight:bold;"
+                                        "border-bottom:1px solid #f1a89f;padding:6px")
+        self.store_banner.setVisible(bool(notice))
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
+        column.addWidget(self.store_banner)
         column.addWidget(self.demo_banner)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
