@@ -248,8 +248,12 @@ def run_gui(data_dir: str | None = None) -> int:
         return 1
     configure_logging(paths, ctx.settings, ctx.registry)
     pool = QThreadPool.globalInstance()
+    # A read-only store (read-only folder, damaged file) is browsed offline:
+    # no HubSpot calls (their records and budgets are writes) and no
+    # scheduled jobs; the window's banner says why.
+    browsing_only = ctx.store.read_only
     try:
-        hubspot = build_services(ctx)
+        hubspot = None if browsing_only else build_services(ctx)
     except STARTUP_ERRORS as exc:
         QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
         ctx.close()
@@ -260,9 +264,10 @@ def run_gui(data_dir: str | None = None) -> int:
         app.setQuitOnLastWindowClosed(True)
     app.aboutToQuit.connect(window.scheduler.stop)
     window.show()
-    QTimer.singleShot(0, window.scheduler.start)
+    if not browsing_only:
+        QTimer.singleShot(0, window.scheduler.start)
+        QTimer.singleShot(0, lambda: connect_demo_portal(window, hubspot))
     QTimer.singleShot(0, window.audit_page.reload)
-    QTimer.singleShot(0, lambda: connect_demo_portal(window, hubspot))
     QTimer.singleShot(0, tune_garbage_collector)
     try:
         return app.exec()
@@ -270,7 +275,8 @@ def run_gui(data_dir: str | None = None) -> int:
         drained = pool.waitForDone(10_000) and window.job_pool.waitForDone(10_000)
         if drained:
             window.scheduler.store.close()
-            hubspot.close()
+            if hubspot is not None:
+                hubspot.close()
             ctx.close()
         else:
             # A worker is still inside an HTTP call: closing the store under it
