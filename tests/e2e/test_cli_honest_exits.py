@@ -11,20 +11,15 @@ import time
 
 import pytest
 
-from tests.e2e.test_cli_workflows import ROOT, base_env, run
+from tests.support.cli import ROOT, base_env, connected_to_demo, run
 from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
 from wg_desktop.portable import read_holder_pid
 
 
 @pytest.fixture
 def demo_env(data_dir):
-    with DemoPortal(DemoConfig(seed=41, workflows=30, burst_limit=10_000)) as demo:
-        env = {**base_env(data_dir), "HUBSPOT_MOCK_MODE": "false",
-               "HUBSPOT_API_BASE": demo.base_url, "HUBSPOT_AUTH_BASE": demo.base_url}
-        token = demo.private_app_token(demo.portal_ids[0])
-        connected = run(["connect", "--private-app-token"], env, stdin=token + "\n")
-        assert connected.returncode == 0, connected.stderr
-        yield demo, env, token
+    with connected_to_demo(data_dir, seed=41, workflows=30) as (demo, env):
+        yield demo, env, demo.private_app_token(demo.portal_ids[0])
 
 
 def _one_line(result: subprocess.CompletedProcess) -> str:
@@ -102,12 +97,7 @@ def test_help_documents_the_exit_codes():
 
 def test_two_syncs_of_one_portal_one_runs_the_other_says_busy(data_dir):
     # Slow answers keep the first sync running while the second starts.
-    with DemoPortal(DemoConfig(seed=43, workflows=60, burst_limit=10_000)) as demo:
-        env = {**base_env(data_dir), "HUBSPOT_MOCK_MODE": "false",
-               "HUBSPOT_API_BASE": demo.base_url, "HUBSPOT_AUTH_BASE": demo.base_url}
-        token = demo.private_app_token(demo.portal_ids[0])
-        assert run(["connect", "--private-app-token"], env,
-                   stdin=token + "\n").returncode == 0
+    with connected_to_demo(data_dir, seed=43, workflows=60) as (demo, env):
         demo.set_faults(Faults(latency_ms=400))
         first = subprocess.Popen([sys.executable, "-m", "wg_desktop", "sync"], env=env,
                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -131,7 +121,7 @@ def test_two_syncs_of_one_portal_one_runs_the_other_says_busy(data_dir):
 def test_an_explicit_api_base_is_honoured_without_a_client_id(data_dir):
     """HUBSPOT_API_BASE alone points the app at that HubSpot, not at its embedded demo."""
     with DemoPortal(DemoConfig(seed=44, workflows=5, burst_limit=10_000)) as demo:
-        env = {**base_env(data_dir), "HUBSPOT_API_BASE": demo.base_url}
+        env = {**base_env(data_dir), "HUBSPOT_API_BASE": demo.base_url}   # nothing else set
         token = demo.private_app_token(demo.portal_ids[0])
         connected = run(["connect", "--private-app-token"], env, stdin=token + "\n")
         assert connected.returncode == 0, connected.stderr

@@ -5,39 +5,17 @@ input, rebuild, and the index emptied with a portal's deleted history."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from wg_desktop.demo.server import DemoConfig, DemoPortal
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def base_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HUBSPOT_", "WG_", "PYTHON_KEYRING"))}
-    return {**env, "WG_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
-            "WG_SECURITY_SECRET_BACKEND": "file", "WG_SECRETS_PASSPHRASE": "pass phrase"}
-
-
-def run(args, env, stdin="", timeout=120):
-    return subprocess.run([sys.executable, "-m", "wg_desktop", *args], input=stdin,
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+from tests.support.cli import connected_to_demo, run
+from wg_desktop.demo.server import DemoPortal
 
 
 @pytest.fixture
 def synced(data_dir):
-    with DemoPortal(DemoConfig(seed=31, workflows=40, burst_limit=10_000)) as demo:
-        env = {**base_env(data_dir), "HUBSPOT_MOCK_MODE": "false",
-               "HUBSPOT_API_BASE": demo.base_url, "HUBSPOT_AUTH_BASE": demo.base_url}
+    with connected_to_demo(data_dir, seed=31, workflows=40) as (demo, env):
         hub_id = demo.portal_ids[0]
-        connected = run(["connect", "--private-app-token"], env,
-                        stdin=demo.private_app_token(hub_id) + "\n")
-        assert connected.returncode == 0, connected.stderr
         synced = run(["sync", "--json"], env)
         assert synced.returncode == 0, synced.stderr
         yield demo, env, hub_id

@@ -14,32 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import ROOT, base_env, connected_to_demo, run  # noqa: F401 (re-exported)
 from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def base_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HUBSPOT_", "WG_", "PYTHON_KEYRING"))}
-    return {**env, "WG_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT),
-            "WG_SECURITY_SECRET_BACKEND": "file", "WG_SECRETS_PASSPHRASE": "pass phrase"}
-
-
-def run(args, env, stdin="", timeout=120):
-    return subprocess.run([sys.executable, "-m", "wg_desktop", *args], input=stdin,
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
-
 
 @pytest.fixture
 def demo_env(data_dir):
     """The CLI pointed at a separately running demo portal, as at a real HubSpot."""
-    with DemoPortal(DemoConfig(seed=31, workflows=40, burst_limit=10_000)) as demo:
-        env = {**base_env(data_dir), "HUBSPOT_MOCK_MODE": "false",
-               "HUBSPOT_API_BASE": demo.base_url, "HUBSPOT_AUTH_BASE": demo.base_url}
-        token = demo.private_app_token(demo.portal_ids[0])
-        connected = run(["connect", "--private-app-token"], env, stdin=token + "\n")
-        assert connected.returncode == 0, connected.stderr
+    with connected_to_demo(data_dir, seed=31, workflows=40) as (demo, env):
         yield demo, env
 
 

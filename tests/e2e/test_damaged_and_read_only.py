@@ -9,20 +9,14 @@ import subprocess
 
 import pytest
 
-from tests.e2e.test_cli_workflows import base_env, run
+from tests.support.cli import connected_to_demo, run
 from tests.unit.test_doctor import flip
-from wg_desktop.demo.server import DemoConfig, DemoPortal
 
 
 @pytest.fixture
 def synced_env(data_dir):
     """A data folder holding 60 synced workflows (the store closed cleanly)."""
-    with DemoPortal(DemoConfig(seed=51, workflows=60, burst_limit=10_000)) as demo:
-        env = {**base_env(data_dir), "HUBSPOT_MOCK_MODE": "false",
-               "HUBSPOT_API_BASE": demo.base_url, "HUBSPOT_AUTH_BASE": demo.base_url}
-        token = demo.private_app_token(demo.portal_ids[0])
-        assert run(["connect", "--private-app-token"], env,
-                   stdin=token + "\n").returncode == 0
+    with connected_to_demo(data_dir, seed=51, workflows=60) as (_, env):
         assert run(["sync"], env).returncode == 0
     return env
 
