@@ -16,6 +16,8 @@ from wg_desktop.security.redaction import SecretRegistry
 from wg_desktop.security.secrets import (KeychainUnavailable, KeyringSecrets,
                                          PassphraseFileSecrets, SecretStore, setting_key)
 from wg_desktop.services.audit import AuditLog
+from wg_desktop.services.backups import (BackupBusy, BackupService, backup_lock,
+                                         sweep_temp_files)
 from wg_desktop.services.job_runs import StoreJobRunStore  # noqa
 from wg_desktop.services.retention import RetentionService
 from wg_desktop.store.db import Store, open_store
@@ -100,9 +102,25 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
                 store.close()
                 raise
     audit = AuditLog(store, settings, registry)
-    return AppContext(paths, settings, secrets, registry, store, audit,
-                      RetentionService(store, settings, audit),
-                      StoreJobRunStore(store, registry), instance_id)
+    ctx = AppContext(paths, settings, secrets, registry, store, audit,
+                     RetentionService(store, settings, audit),
+                     StoreJobRunStore(store, registry), instance_id)
+    backups = BackupService.from_context(ctx)
+    ctx.retention.register(backups.retention_policy())
+    if not store.read_only:
+        _sweep_interrupted_backups(paths)
+    return ctx
+
+
+def _sweep_interrupted_backups(paths: Paths) -> None:
+    """A backup killed mid-way leaves its temporary (unencrypted) snapshot in
+    the private backups folder: remove it at the next start, not only at the
+    next backup — unless a backup of another process is running right now."""
+    try:
+        with backup_lock(paths):
+            sweep_temp_files(paths.backups_dir)
+    except BackupBusy:
+        pass
 
 
 def _stored_hub_ids(store: Store) -> list[int]:

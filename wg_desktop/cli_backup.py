@@ -1,0 +1,164 @@
+"""``wg-desktop backup now|list|verify|restore|export``: encrypted local backups.
+
+A portable backup's passphrase comes from ``WG_BACKUP_PASSPHRASE`` or the
+first line of stdin (a prompt on a terminal); it is never stored. ``restore``
+prints what it will do and does nothing without ``--yes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from wg_desktop.cli import CliEnv, CliError, emit_json
+from wg_desktop.services.audit import AuditAction
+from wg_desktop.services.backup_format import KeyKind, read_header
+from wg_desktop.services.backups import BackupService, restore_backup
+from wg_desktop.store.models import Outcome
+
+PASSPHRASE_ENV = "WG_BACKUP_PASSPHRASE"
+
+
+def _passphrase(env: CliEnv, *, confirm: bool = False) -> str:
+    value = env.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    if sys.stdin.isatty():
+        value = getpass.getpass("Backup passphrase: ")
+        if confirm and getpass.getpass("Repeat the passphrase: ") != value:
+            raise CliError("the passphrases differ; nothing was written")
+        return value
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise CliError(f"a passphrase is needed: set {PASSPHRASE_ENV} or give it on stdin")
+    return value
+
+
+def _is_portable(path: Path) -> bool:
+    if not path.is_file():
+        raise CliError(f"{path} does not exist")
+    with open(path, "rb") as handle:
+        return read_header(handle).kind is KeyKind.PASSPHRASE
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def cmd_backup_now(args: argparse.Namespace, env: CliEnv) -> int:
+    info = BackupService.from_context(env.context()).backup_now()
+    if args.json:
+        emit_json(info.as_dict())
+    else:
+        print(f"backed up to {info.path} ({_size(info.size)}, verified, "
+              f"{info.duration_s:.2f} s)")
+    return 0
+
+
+def cmd_backup_list(args: argparse.Namespace, env: CliEnv) -> int:
+    backups = BackupService.from_context(env.context()).list()
+    if args.json:
+        emit_json([b.as_dict() for b in backups])
+        return 0
+    if not backups:
+        print("no backups yet ('wg-desktop backup now' makes one)")
+    for b in backups:
+        print(f"{b.created_at:%Y-%m-%d %H:%M:%S}Z  {_size(b.size):>10}  {b.status:<10}  "
+              f"schema {b.schema_version}  {b.path.name}")
+    return 0
+
+
+def cmd_backup_verify(args: argparse.Namespace, env: CliEnv) -> int:
+    path = Path(args.file)
+    passphrase = _passphrase(env) if _is_portable(path) else None
+    result = BackupService.from_context(env.context()).verify(path, passphrase)
+    kind = "portable backup" if result.portable else "backup"
+    print(f"{path}: {kind} of {result.created_at:%Y-%m-%d %H:%M:%S}Z is intact "
+          f"(schema {result.schema_version}, {_size(result.plain_size)} database, "
+          f"integrity check ok)")
+    return 0
+
+
+def cmd_backup_export(args: argparse.Namespace, env: CliEnv) -> int:
+    passphrase = _passphrase(env, confirm=True)
+    result = BackupService.from_context(env.context()).export_portable(Path(args.out),
+                                                                       passphrase)
+    print(f"exported a portable backup to {result.path} (verified; keep the passphrase: "
+          "it is not stored anywhere)")
+    return 0
+
+
+def cmd_backup_restore(args: argparse.Namespace, env: CliEnv) -> int:
+    path = Path(args.file)
+    portable = _is_portable(path)
+    ctx = env.context()
+    paths, key, secrets = ctx.paths, ctx.store.key, ctx.secrets
+    with open(path, "rb") as handle:
+        header = read_header(handle)
+    print(f"This replaces the store {paths.database} with the backup {path} of "
+          f"{header.metadata.created_at:%Y-%m-%d %H:%M:%S}Z (schema "
+          f"{header.metadata.schema_version}). The backup is verified first; the current "
+          f"store is kept as {paths.database.name}.before-restore-<time>.")
+    if not args.yes:
+        raise CliError("nothing was restored: add --yes to go ahead")
+    passphrase = _passphrase(env) if portable else None
+    # This command's own connection must go: the restore refuses a store that
+    # any connection (the window, another command, or this one) holds open.
+    env.close()
+    try:
+        result = restore_backup(paths, key, path, secrets=secrets, passphrase=passphrase)
+    except Exception as exc:
+        _audit_restore(env, Outcome.FAILURE, {"file": str(path), "error": str(exc)})
+        raise
+    _audit_restore(env, Outcome.SUCCESS, {
+        "file": str(path), "schema": result.restored_schema,
+        "kept_aside": str(result.kept_aside) if result.kept_aside else None})
+    kept = f"; the previous store is kept as {result.kept_aside}" if result.kept_aside else ""
+    print(f"restored from {path} in {result.duration_s:.1f} s{kept}")
+    return 0
+
+
+def _audit_restore(env: CliEnv, outcome: Outcome, details: dict) -> None:
+    # Recorded in the store as it is after the attempt: the restored one on
+    # success, the untouched current one on failure.
+    try:
+        ctx = env.context()
+    except Exception:
+        return            # the failure itself is what the user must see
+    ctx.audit.record(AuditAction.BACKUP_RESTORE, outcome=outcome, details=details)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("backup", help="encrypted local backups: now, list, verify, "
+                                           "restore, export a portable copy")
+    actions = parser.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
+    now = actions.add_parser("now", help="back up the store now (verified before it counts)")
+    now.add_argument("--json", action="store_true", help="machine-readable output")
+    now.set_defaults(handler=cmd_backup_now)
+    listing = actions.add_parser("list", help="the backups in the backups folder, newest first")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=cmd_backup_list)
+    verify = actions.add_parser("verify", help="decrypt a backup and check its database")
+    verify.add_argument("file")
+    verify.set_defaults(handler=cmd_backup_verify)
+    restore = actions.add_parser(
+        "restore", help="replace the whole store with a backup (needs --yes)",
+        description="Replace the whole store with a backup: verified first, the current "
+                    "store kept aside, switched in one step. Refused while the window or "
+                    f"another command has the store open. A portable backup's passphrase "
+                    f"comes from {PASSPHRASE_ENV} or stdin.")
+    restore.add_argument("file")
+    restore.add_argument("--yes", action="store_true", help="go ahead")
+    restore.set_defaults(handler=cmd_backup_restore)
+    export = actions.add_parser(
+        "export", help="write a passphrase-protected portable backup",
+        description=f"Write a portable backup protected by a passphrase ({PASSPHRASE_ENV} "
+                    "or stdin), restorable on another machine. The passphrase is not stored.")
+    export.add_argument("--out", required=True, help="file (or folder) to write")
+    export.set_defaults(handler=cmd_backup_export)
