@@ -17,8 +17,8 @@ from wg_desktop.ui.app import StoreSessionPool
 from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.json_tree import (ELIDE_AT, JsonTreeModel, build_json_tree, elide,
                                      plain_tooltip)
-from wg_desktop.ui.pages.history_panel import (HistoryPanel, format_json, origin_label,
-                                               size_text)
+from wg_desktop.ui.pages.history_panel import (HistoryPanel, ViewerTab, format_json,
+                                               origin_label, size_text)
 
 WAIT = 10_000
 T0 = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
@@ -174,13 +174,16 @@ def test_opening_a_version_shows_its_json_in_tree_and_raw_view(qtbot, queries, w
     assert body.data().endswith("…") and len(body.data()) == ELIDE_AT
     assert body.data(Qt.ItemDataRole.ToolTipRole) == plain_tooltip(LONG_TEXT)
 
-    assert panel.viewer_stack.currentWidget() is panel.tree
+    assert panel.viewer_tabs.currentWidget() is panel.readable     # words come first
+    assert not panel.expand_button.isEnabled()
+    panel.viewer_tabs.setCurrentIndex(ViewerTab.TREE)
+    assert panel.viewer_tabs.currentWidget() is panel.tree
     panel.expand_button.click()
     assert panel.tree.isExpanded(fields)
     assert panel.grab().save("/tmp/history-panel.png")
 
-    panel.raw_toggle.click()
-    assert panel.viewer_stack.currentWidget() is panel.raw
+    panel.viewer_tabs.setCurrentIndex(ViewerTab.RAW)
+    assert panel.viewer_tabs.currentWidget() is panel.raw
     assert panel.raw.isReadOnly()
     assert panel.raw.toPlainText() == format_json(stored)
     assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[0]
@@ -233,7 +236,7 @@ def test_a_stale_version_load_is_dropped(qtbot, ctx, queries, workflow):
 
     assert loaded == [history[2].id]
     assert panel.shown_version_id == history[2].id
-    panel.raw_toggle.click()
+    panel.viewer_tabs.setCurrentIndex(ViewerTab.RAW)
     assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[0]
     assert panel.caption.text().startswith("v1 of 3")
 

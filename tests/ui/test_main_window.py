@@ -20,11 +20,11 @@ def _rows(page) -> list[tuple[str, ...]]:
 
 def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_path):
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Connection", "Workflows", "Audit log", "Background jobs"]
+    assert titles == ["Connection", "Workflows", "Search", "Audit log", "Background jobs"]
     assert window.stack.currentIndex() == 0          # the Connection page comes first
-    window.nav.setCurrentRow(3)
+    window.nav.setCurrentRow(4)
     assert window.stack.currentWidget() is window.jobs_page
-    window.nav.setCurrentRow(2)
+    window.nav.setCurrentRow(3)
     assert window.stack.currentWidget() is window.audit_page
     window.nav.setCurrentRow(1)
     assert window.stack.currentWidget() is window.workflows_page

@@ -16,9 +16,11 @@ from wg_desktop.services.portals import find_portal
 from wg_desktop.store import search as index
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import WorkflowVersion
-from wg_desktop.store.search import DEFAULT_LIMIT, RebuildResult, SearchError, SearchHit
+from wg_desktop.store.search import (DEFAULT_LIMIT, RebuildResult, SearchError, SearchHit,
+                                     Snippet)
 
-__all__ = ["IndexStatus", "RebuildResult", "SearchError", "SearchHit", "SearchService"]
+__all__ = ["IndexStatus", "RebuildResult", "SearchError", "SearchHit", "SearchService",
+           "Snippet"]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from wg_desktop.config import FEATURES
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext
 from wg_desktop.services.hubspot_setup import HubSpotServices, describe_target
+from wg_desktop.services.search import SearchHit, SearchService
 from wg_desktop.services.settings_service import SettingsService
 from wg_desktop.services.status import AppStatus, app_status
 from wg_desktop.services.sync import describe_changes
@@ -31,6 +32,7 @@ from wg_desktop.store.models import Portal, PortalStatus
 from wg_desktop.ui.pages.audit_page import AuditPage
 from wg_desktop.ui.pages.connection_page import ConnectionPage
 from wg_desktop.ui.pages.jobs_page import JobsPage
+from wg_desktop.ui.pages.search_page import SearchPage
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.settings_dialog import SettingsDialog
@@ -177,9 +179,13 @@ class MainWindow(QMainWindow):
         self.audit_page = AuditPage(ctx.audit, runner)
         self.jobs_page = JobsPage(scheduler, scheduler.store, runner)
         self.workflows_page = self._build_workflows_page(ctx, hubspot, runner)
+        self.search_page = SearchPage(SearchService(ctx.store), runner)
+        self.search_page.open_requested.connect(self.open_search_hit)
+        self.current_portal_changed.connect(self.search_page.set_portal)
         self.pages: list[Page] = []
         self.add_page(Page("Connection", self.connection_page or NoHubSpotPage()))
         self.add_page(Page("Workflows", self.workflows_page, feature="version_history"))
+        self.add_page(Page("Search", self.search_page, feature="version_history"))
         self.add_page(Page("Audit log", self.audit_page, feature="audit_logging"))
         self.add_page(Page("Background jobs", self.jobs_page))
 
@@ -213,6 +219,23 @@ class MainWindow(QMainWindow):
             # Right after connecting, capture the portal's workflows.
             self.connection_page.portal_connected.connect(self.sync_portal_when_shown)
         return page
+
+    def open_search_hit(self, hit: SearchHit) -> None:
+        """Show a search hit in the Workflows page: its portal, the workflow
+        selected, its history open at the hit's version."""
+        self.set_current_portal(hit.hub_id)   # reloads the list when the portal changes
+        page = self.workflows_page
+        self.show_page("Workflows")
+        # After the portal switch (which clears the history), so nothing undoes it.
+        page.history.show_version(hit.workflow_id, hit.version_id)
+        if page.select_workflow(hit.workflow_id):
+            return
+
+        def select_when_loaded(count: int) -> None:
+            page.loaded.disconnect(select_when_loaded)
+            page.select_workflow(hit.workflow_id)
+
+        page.loaded.connect(select_when_loaded)
 
     def _link_state_changed(self, state: str) -> None:
         offline = {"": "no portal connected", "reconnect_needed": "reconnect needed",
@@ -474,6 +497,13 @@ class MainWindow(QMainWindow):
                                     if reason == QSystemTrayIcon.ActivationReason.Trigger
                                     else None)
         self.tray.show()
+
+    def show_alert(self, title: str, message: str) -> None:
+        """An alert from the health checks: a tray notification, and where the
+        platform has no tray, the status bar so it is not lost."""
+        if self.tray is None:
+            self.statusBar().showMessage(f"{title}: {message}", 15_000)
+        self.notify(title, message)
 
     def notify(self, title: str, message: str) -> None:
         """A desktop notification through the tray, when the platform has one."""

@@ -1,11 +1,13 @@
 """History panel: the stored versions of one workflow, newest first, and a
-read-only viewer of the selected version (a collapsible JSON tree, or the raw
-JSON text).
+read-only viewer of the selected version: first in words (the trigger, the
+steps, branches indented), then as a collapsible JSON tree or the raw JSON.
+"Compare…" opens the diff view on two versions of the history.
 
 Every read (the history list, a version's body) runs through the runner; the
-JSON tree and the raw text are built on the worker too, so the GUI thread only
-swaps finished results in. Selecting versions quickly is debounced, and a late
-answer for a version (or workflow) that is no longer selected is discarded.
+words, the JSON tree and the raw text are built on the worker too, so the GUI
+thread only swaps finished results in. Selecting versions quickly is
+debounced, and a late answer for a version (or workflow) that is no longer
+selected is discarded.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from typing import Any, Callable
 
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal)
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QFileDialog, QPlainTextEdit, QPushButton, QSplitter, QStackedWidget,
+                               QFileDialog, QPlainTextEdit, QPushButton, QSplitter, QTabWidget,
                                QTableView, QTreeView, QVBoxLayout, QWidget)
 
+from wg_desktop.flows.words import WordLine, readable_lines
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
 from wg_desktop.store.versions import VersionInfo
 from wg_desktop.ui.json_tree import JsonNode, JsonTreeModel, build_json_tree, plain_tooltip
+from wg_desktop.ui.pages.diff_view import DiffView, VersionChoice, default_pair
+from wg_desktop.ui.pages.readable_view import ReadableView
 
 SELECTION_DEBOUNCE_MS = 150
+COMPARE_SHORTCUT = "Ctrl+D"
 
 
 # -- what is shown (pure) ------------------------------------------------------------------
@@ -58,6 +64,11 @@ def size_text(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def version_label(number: int, info: VersionInfo) -> str:
+    """How a version is named in pickers: 'v3 · 2026-03-03 09:30 · Sync'."""
+    return f"v{number} · {local_time_text(info.captured_at)[:16]} · {origin_label(info.origin)}"
+
+
 def format_json(document: Any) -> str:
     """Pretty JSON for the raw view; key order as stored, non-ASCII kept."""
     return json.dumps(document, indent=2, ensure_ascii=False)
@@ -77,11 +88,12 @@ class WorkflowHistory:
 
 @dataclass(frozen=True)
 class LoadedVersion:
-    """A version ready to show (tree and text were built off the GUI thread)."""
+    """A version ready to show (words, tree and text were built off the GUI thread)."""
 
     info: VersionInfo
     number: int
     total: int
+    words: list[WordLine]
     tree: JsonNode
     raw_text: str
 
@@ -106,8 +118,8 @@ def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) ->
     except WorkflowNotFound:
         raise HistoryChanged("This version is no longer stored; the history was "
                              "reloaded.") from None
-    return LoadedVersion(info, number, total, build_json_tree(document),
-                         format_json(document))
+    return LoadedVersion(info, number, total, readable_lines(document),
+                         build_json_tree(document), format_json(document))
 
 
 # -- models --------------------------------------------------------------------------------
@@ -199,10 +211,19 @@ class OriginFilterProxy(QSortFilterProxyModel):
 
 # -- the panel -----------------------------------------------------------------------------
 
+class ViewerTab:
+    """The viewer's tabs, in order: words first, JSON for the details."""
+
+    READABLE = 0
+    TREE = 1
+    RAW = 2
+
+
 class HistoryPanel(QWidget):
     history_loaded = Signal(int)     # number of versions shown for the current workflow
     version_loaded = Signal(int)     # id of the version now in the viewer
     load_failed = Signal(str)
+    diff_opened = Signal(object)     # the DiffView just opened by compare()
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
@@ -213,6 +234,7 @@ class HistoryPanel(QWidget):
         self._history_task: Any = None
         self._version_task: Any = None
         self._shown_version: int | None = None
+        self._wanted_version: int | None = None   # open this one when the history arrives
         self._raw_text = ""              # the open version's JSON text, for the raw view
         self._raw_stale = False          # the raw view does not show _raw_text yet
 
@@ -267,9 +289,11 @@ class HistoryPanel(QWidget):
         self.collapse_button = QPushButton("Collapse all")
         self.save_button = QPushButton("Save JSON…")
         self.save_button.setToolTip("Save this version as a JSON file")
-        self.raw_toggle = QPushButton("Raw JSON")
-        self.raw_toggle.setCheckable(True)
-        self.raw_toggle.setToolTip("Show the stored JSON as text")
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setToolTip(
+            f"Compare this version with the one before it, or any two versions "
+            f"({QKeySequence(COMPARE_SHORTCUT).toString(QKeySequence.SequenceFormat.NativeText)})")
+        self.readable = ReadableView()
         self.json_model = JsonTreeModel(self)
         self.tree = QTreeView()
         self.tree.setModel(self.json_model)
@@ -286,9 +310,14 @@ class HistoryPanel(QWidget):
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.TypeWriter)
         self.raw.setFont(mono)
-        self.viewer_stack = QStackedWidget()
-        self.viewer_stack.addWidget(self.tree)
-        self.viewer_stack.addWidget(self.raw)
+        self.viewer_tabs = QTabWidget()
+        self.viewer_tabs.setDocumentMode(True)
+        self.viewer_tabs.addTab(self.readable, "Readable")
+        self.viewer_tabs.addTab(self.tree, "JSON tree")
+        self.viewer_tabs.addTab(self.raw, "Raw JSON")
+        self.viewer_tabs.setTabToolTip(ViewerTab.READABLE,
+                                       "The version in words, as HubSpot's editor reads it")
+        self.viewer_tabs.setTabToolTip(ViewerTab.RAW, "The stored JSON as text")
 
         top = QHBoxLayout()
         titles = QVBoxLayout()
@@ -303,13 +332,13 @@ class HistoryPanel(QWidget):
         viewer_bar.addWidget(self.caption, 1)
         viewer_bar.addWidget(self.expand_button)
         viewer_bar.addWidget(self.collapse_button)
-        viewer_bar.addWidget(self.raw_toggle)
+        viewer_bar.addWidget(self.compare_button)
         viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
         viewer_layout = QVBoxLayout(viewer)
         viewer_layout.setContentsMargins(0, 0, 0, 0)
         viewer_layout.addLayout(viewer_bar)
-        viewer_layout.addWidget(self.viewer_stack, 1)
+        viewer_layout.addWidget(self.viewer_tabs, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.timeline)
@@ -331,8 +360,12 @@ class HistoryPanel(QWidget):
         self.timeline.selectionModel().selectionChanged.connect(self._on_version_selection)
         self.origin.currentIndexChanged.connect(
             lambda: self.versions_proxy.set_origin(self.origin.currentData()))
-        self.raw_toggle.toggled.connect(self._show_raw)
+        self.viewer_tabs.currentChanged.connect(self._tab_changed)
         self.save_button.clicked.connect(self._choose_save_file)
+        self.compare_button.clicked.connect(lambda: self.compare())
+        compare_shortcut = QShortcut(QKeySequence(COMPARE_SHORTCUT), self)
+        compare_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        compare_shortcut.activated.connect(lambda: self.compare())
         self.expand_button.clicked.connect(self.tree.expandAll)
         self.collapse_button.clicked.connect(self.tree.collapseAll)
         self._set_viewer_enabled(False)
@@ -351,6 +384,8 @@ class HistoryPanel(QWidget):
     def show_workflow(self, workflow_id: int) -> None:
         """Load the timeline of ``workflow_id`` (the newest version is then opened)."""
         self._drop_pending()
+        if workflow_id != self._workflow_id:
+            self._wanted_version = None
         self._workflow_id = workflow_id
         self.subtitle.setText("Loading history…")
         self._history_task = self._run(
@@ -362,9 +397,16 @@ class HistoryPanel(QWidget):
         if self._workflow_id is not None:
             self.show_workflow(self._workflow_id)
 
+    def show_version(self, workflow_id: int, version_id: int) -> None:
+        """Load the timeline of ``workflow_id`` and open ``version_id`` in it
+        (e.g. a search hit), whatever was open before."""
+        self.show_workflow(workflow_id)
+        self._wanted_version = version_id
+
     def clear(self) -> None:
         self._drop_pending()
         self._workflow_id = None
+        self._wanted_version = None
         self.versions_model.set_versions([])
         self._clear_viewer()
         self.title.setText("Select a workflow to see its history")
@@ -372,13 +414,43 @@ class HistoryPanel(QWidget):
         self._set_status("")
 
     def select_version(self, version_id: int) -> bool:
-        """Select (and so open) a version in the timeline; False if not listed."""
+        """Select (and so open) a version in the timeline; False if not listed.
+        A version hidden by the origin filter is shown by clearing the filter."""
+        if not any(info.id == version_id for info in self.versions_model.versions):
+            return False
+        if self._row_of(version_id) < 0 and self.origin.currentData() != ALL_ORIGINS:
+            self.origin.setCurrentIndex(self.origin.findData(ALL_ORIGINS))
+        row = self._row_of(version_id)
+        if row < 0:
+            return False
+        self.timeline.selectRow(row)
+        self.timeline.scrollTo(self.versions_proxy.index(row, 0))
+        return True
+
+    def _row_of(self, version_id: int) -> int:
         for row in range(self.versions_proxy.rowCount()):
-            index = self.versions_proxy.index(row, 0)
-            if index.data(Qt.ItemDataRole.UserRole) == version_id:
-                self.timeline.selectRow(row)
-                return True
-        return False
+            if self.versions_proxy.index(row, 0).data(Qt.ItemDataRole.UserRole) == version_id:
+                return row
+        return -1
+
+    def compare(self, old_id: int | None = None, new_id: int | None = None) -> DiffView | None:
+        """Open the diff view on two versions of this history; by default the
+        selected version and the one before it. None when there is no history."""
+        versions = self.versions_model.versions
+        if self._workflow_id is None or not versions:
+            return None
+        total = len(versions)
+        choices = [VersionChoice(info.id, total - row, version_label(total - row, info))
+                   for row, info in enumerate(versions)]
+        default_old, default_new = default_pair([c.id for c in choices],
+                                                self._selected_version_id())
+        view = DiffView(self.queries, self._run, self._workflow_id, self.title.text(), choices,
+                        old_id if old_id is not None else default_old,
+                        new_id if new_id is not None else default_new, parent=self)
+        view.show()
+        view.raise_()
+        self.diff_opened.emit(view)
+        return view
 
     # -- loading ---------------------------------------------------------------------
 
@@ -396,12 +468,15 @@ class HistoryPanel(QWidget):
         count = len(history.versions)
         self.subtitle.setText(f"Flow {history.flow_id} · portal {history.hub_id} · "
                               f"{count} version{'s' if count != 1 else ''}{state}")
-        previous = self._shown_version
+        # A version asked for (a search hit) wins; a reload of the same history
+        # keeps the open version; else the newest is opened.
+        wanted = self._wanted_version if self._wanted_version is not None else self._shown_version
+        self._wanted_version = None
         self.versions_model.set_versions(history.versions)
         self._set_status("" if count else "No stored version yet.")
+        self.compare_button.setEnabled(count > 0)
         self.history_loaded.emit(count)
-        # Keep the open version when reloading the same history, else open the newest.
-        if not (previous is not None and self.select_version(previous)):
+        if not (wanted is not None and self.select_version(wanted)):
             self._clear_viewer()
             if self.versions_proxy.rowCount():
                 self.timeline.selectRow(0)
@@ -446,12 +521,13 @@ class HistoryPanel(QWidget):
         self.caption.setText(f"v{loaded.number} of {loaded.total} · "
                              f"{local_time_text(info.captured_at)} · "
                              f"{origin_label(info.origin)}")
+        self.readable.set_lines(loaded.words)
         self.json_model.set_tree(loaded.tree)
         self.tree.expandToDepth(0)
         # Laying out a large text costs the GUI thread; only when it is on screen.
         self._raw_text = loaded.raw_text
         self._raw_stale = True
-        if self.raw_toggle.isChecked():
+        if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
             self._fill_raw()
         self._set_status("")
         self._set_viewer_enabled(True)
@@ -478,6 +554,7 @@ class HistoryPanel(QWidget):
 
     def _clear_viewer(self) -> None:
         self._shown_version = None
+        self.readable.clear()
         self.json_model.clear()
         self.raw.clear()
         self._raw_text = ""
@@ -487,9 +564,9 @@ class HistoryPanel(QWidget):
 
     def _set_viewer_enabled(self, enabled: bool) -> None:
         for widget in (self.expand_button, self.collapse_button):
-            widget.setEnabled(enabled and not self.raw_toggle.isChecked())
-        self.raw_toggle.setEnabled(enabled)
+            widget.setEnabled(enabled and self.viewer_tabs.currentIndex() == ViewerTab.TREE)
         self.save_button.setEnabled(enabled)
+        self.compare_button.setEnabled(bool(self.versions_model.versions))
 
     def _choose_save_file(self) -> None:
         if self._shown_version is None or self.workflow_id is None:
@@ -514,9 +591,9 @@ class HistoryPanel(QWidget):
             self.raw.setPlainText(self._raw_text)
             self._raw_stale = False
 
-    def _show_raw(self, raw: bool) -> None:
-        if raw:
+    def _tab_changed(self, tab: int) -> None:
+        if tab == ViewerTab.RAW:
             self._fill_raw()
-        self.viewer_stack.setCurrentWidget(self.raw if raw else self.tree)
+        # Expanding only means something for the tree.
         for widget in (self.expand_button, self.collapse_button):
-            widget.setEnabled(not raw and self._shown_version is not None)
+            widget.setEnabled(tab == ViewerTab.TREE and self._shown_version is not None)
