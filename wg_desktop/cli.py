@@ -47,7 +47,9 @@ from wg_desktop.store.db import StoreError, explain_database_error
 # Modules that add their own subcommands: each has ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = ("wg_desktop.cli_portals", "wg_desktop.cli_workflows",
                                      "wg_desktop.cli_search", "wg_desktop.demo.command",
-                                     "wg_desktop.cli_diff", "wg_desktop.cli_doctor")
+                                     "wg_desktop.cli_diff", "wg_desktop.cli_doctor",
+                                     "wg_desktop.cli_backup", "wg_desktop.cli_restore",
+                                     "wg_desktop.cli_health")
 
 # Errors whose message is written for the user: shown as one line, no traceback.
 USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,

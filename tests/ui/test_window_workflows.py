@@ -166,3 +166,26 @@ def test_status_bar_names_a_configured_hubspot(qtbot, ctx, demo):
         win.quitting = True
         win.close()
         services.clients.close()
+
+
+def test_an_alert_from_the_health_job_reaches_the_tray_on_the_gui_thread(qtbot, hub_window):
+    import threading
+
+    from PySide6.QtCore import QThread
+
+    from wg_desktop.ui.app import AlertNotices
+
+    bridge = hub_window.findChild(AlertNotices)
+    assert bridge is not None
+    shown = []
+    hub_window.notify = lambda title, message: shown.append(
+        (title, message, QThread.currentThread() is hub_window.thread()))
+
+    class Note:
+        title, message = "Portal unhealthy", "4 connection failures in a row"
+
+    worker = threading.Thread(target=bridge.post, args=(Note(),))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: bool(shown), timeout=3000)
+    assert shown == [("Portal unhealthy", "4 connection failures in a row", True)]

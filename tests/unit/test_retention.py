@@ -119,7 +119,8 @@ def test_rate_limit_counters_keep_two_days(service):
 def test_every_policy_reports_a_count(service):
     removed = service.run(NOW)
     assert set(removed) == {"audit log", "workflow versions", "health samples",
-                            "API call metrics", "alerts", "job runs", "rate-limit counters"}
+                            "API call metrics", "alerts", "job runs", "rate-limit counters",
+                            "health check samples", "alert history", "notification deliveries"}
     assert all(n == 0 for n in removed.values())
 
 

@@ -17,6 +17,7 @@ import peewee as pw
 from wg_desktop.config import Settings
 from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.store.db import Store
+from wg_desktop.store.health_models import AlertRecord, NotificationDelivery, PortalHealthSample
 from wg_desktop.store.models import (Alert, ApiCall, HealthSample, JobRunRecord, Outcome,
                                      RateLimitUsage, utcnow)
 from wg_desktop.store.versions import purge_versions_older_than
@@ -58,6 +59,15 @@ class RetentionService:
             RetentionPolicy("alerts", "retention.health_days", _purge(Alert, Alert.timestamp)),
             RetentionPolicy("job runs", "retention.health_days",
                             _purge(JobRunRecord, JobRunRecord.started_at)),
+            RetentionPolicy("health check samples", "retention.health_days",
+                            _purge(PortalHealthSample, PortalHealthSample.timestamp)),
+            # Open alerts stay whatever their age: they still describe a live problem.
+            RetentionPolicy("alert history", "retention.health_days",
+                            lambda cutoff: AlertRecord.delete().where(
+                                (AlertRecord.last_seen < cutoff)
+                                & AlertRecord.resolved_at.is_null(False)).execute()),
+            RetentionPolicy("notification deliveries", "retention.health_days",
+                            _purge(NotificationDelivery, NotificationDelivery.timestamp)),
             # The client budget's longest window is one day; older rows are dead weight.
             RetentionPolicy("rate-limit counters", None, _purge_rate_usage, fixed_days=2),
         ]

@@ -197,6 +197,21 @@ def _m5_version_search(db: pw.Database) -> None:
     search.create_index(db)
     search.rebuild_index(db)
 
+
+def _m6_backup_log(db: pw.Database) -> None:
+    """The backup log (store/backup_models.py)."""
+    # Imported here: only this step needs the backup models.
+    from wg_desktop.store import backup_models
+    db.create_tables(backup_models.MIGRATION_6_MODELS)
+
+
+def _m7_health_and_alerts(db: pw.Database) -> None:
+    """Health samples, alerts with their life cycle, mutes and the channels'
+    delivery log (store/health_models.py)."""
+    # Imported here: only this step needs the health models.
+    from wg_desktop.store import health_models
+    db.create_tables(health_models.MIGRATION_7_MODELS)
+
 # Numbered migrations; never edit a released one, add a new number.
 MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (1, _m1_core_tables),
@@ -204,6 +219,8 @@ MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (3, _m3_version_deltas),
     (4, _m4_audit_chain),
     (5, _m5_version_search),
+    (6, _m6_backup_log),
+    (7, _m7_health_and_alerts),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -11,7 +11,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, Qt, QThread, QThreadPool, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from wg_desktop.config import Settings, SettingError
@@ -25,6 +25,9 @@ from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
 from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
                                                ensure_demo_portal_connected, start_demo_portal,
                                                wants_demo)
+from wg_desktop.services.backups import BackupService, Trigger
+from wg_desktop.services.alerts import HealthServices, build_health_services
+from wg_desktop.services.health import check_summary
 from wg_desktop.services.job_runs import WriteBehindJobRunStore
 from wg_desktop.services.schedule import DailyAt, Interval, JobSpec
 from wg_desktop.store.db import Store, StoreError
@@ -105,6 +108,22 @@ def retention_job(ctx: AppContext) -> Callable[..., str]:
     return run
 
 
+def backup_job(ctx: AppContext) -> Callable[..., str]:
+    """The automatic backup. The scheduler reckons the next run from the last
+    successful one, so a window missed while the app was closed runs at start."""
+    def run(cancel: Any, progress: Any) -> str:
+        info = BackupService.from_context(ctx).backup_now(Trigger.SCHEDULED)
+        return f"Backed up to {info.path.name} ({info.size:,} bytes, verified)"
+    return run
+
+
+def health_job(health: HealthServices) -> Callable[..., str]:
+    """Every portal's health check; its samples feed the alerts."""
+    def run(cancel: Any, progress: Any) -> str:
+        return check_summary(health.monitor.check_all())
+    return run
+
+
 def token_refresh_job(services: HubSpotServices) -> Callable[..., str]:
     """The hourly check: refresh tokens that are due, retry queued revocations."""
     def run(cancel: Any, progress: Any) -> str:
@@ -140,8 +159,19 @@ def token_refresh_summary(results: dict[int, str], pending_revocations: int) -> 
     return text
 
 
+class AlertNotices(QObject):
+    """Alerts raised by the health job (a worker thread) -> the tray, on the
+    GUI thread: the desktop channel only posts a queued signal."""
+
+    posted = Signal(str, str)   # title, message
+
+    def post(self, notification: Any) -> None:
+        self.posted.emit(notification.title, notification.message)
+
+
 def build_scheduler(ctx: AppContext, pool: QThreadPool | Any,
-                    hubspot: HubSpotServices | None = None) -> JobScheduler:
+                    hubspot: HubSpotServices | None = None,
+                    desktop: Callable[[Any], None] | None = None) -> JobScheduler:
     hours, minutes = (int(p) for p in str(ctx.settings.get("schedule.retention_time")).split(":"))
     specs = [(JobSpec("retention", DailyAt(hours, minutes), "Retention cleanup"),
               retention_job(ctx))]
@@ -153,6 +183,13 @@ def build_scheduler(ctx: AppContext, pool: QThreadPool | Any,
             every = Interval(int(ctx.settings.get("schedule.sync_interval")))
             specs.append((JobSpec("sync", every, "Workflow sync (all portals)"),
                           sync_job(hubspot)))
+        every = Interval(int(ctx.settings.get("schedule.health_check_interval")))
+        specs.append((JobSpec("health", every, "Health check (all portals)"),
+                      health_job(build_health_services(ctx.settings, ctx.store, ctx.audit,
+                                                       hubspot, desktop=desktop))))
+    if ctx.settings.feature_enabled("automatic_backups") and not ctx.store.read_only:
+        every = Interval(int(ctx.settings.get("schedule.backup_interval")))
+        specs.append((JobSpec("backup", every, "Automatic backup"), backup_job(ctx)))
     scheduler = JobScheduler(WriteBehindJobRunStore(ctx.job_runs), pool=pool)
     for spec, fn in specs:
         scheduler.register(spec, fn)
@@ -199,8 +236,12 @@ def create_main_window(ctx: AppContext, pool: QThreadPool | Any,
         job_pool = QThreadPool()
         job_pool.setMaxThreadCount(2)
     runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
-    scheduler = build_scheduler(ctx, StoreSessionPool(job_pool, ctx.store), hubspot)
+    alerts_bridge = AlertNotices()
+    scheduler = build_scheduler(ctx, StoreSessionPool(job_pool, ctx.store), hubspot,
+                                desktop=alerts_bridge.post)
     window = MainWindow(ctx, scheduler, runner, hubspot=hubspot)
+    alerts_bridge.setParent(window)
+    alerts_bridge.posted.connect(window.show_alert)
     scheduler.setParent(window)
     window.job_pool = job_pool           # keeps the pool alive as long as the window
     window.jobs_page.refresh()
