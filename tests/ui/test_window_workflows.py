@@ -189,3 +189,8 @@ def test_an_alert_from_the_health_job_reaches_the_tray_on_the_gui_thread(qtbot, 
     worker.join()
     qtbot.waitUntil(lambda: bool(shown), timeout=3000)
     assert shown == [("Portal unhealthy", "4 connection failures in a row", True)]
+
+
+def test_the_window_offers_restore_from_the_history(qtbot, hub_window, hubspot):
+    page = hub_window.workflows_page
+    assert page.history.restore_service is hubspot.restore

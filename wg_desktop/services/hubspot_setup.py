@@ -16,6 +16,7 @@ from wg_desktop.security.secrets import SecretStore
 from wg_desktop.services.audit import AuditLog
 from wg_desktop.services.connection import ConnectionService, OAuthApp
 from wg_desktop.services.portal_clients import PortalClients
+from wg_desktop.services.restore import RestoreService
 from wg_desktop.services.sync import SyncService
 from wg_desktop.services.tokens import TokenManager, TokenVault
 from wg_desktop.store.db import Store
@@ -57,6 +58,7 @@ class HubSpotServices:
     clients: PortalClients
     connection: ConnectionService
     sync: SyncService
+    restore: RestoreService
     demo: Any = None          # the running DemoPortal in demo mode
 
     def close(self) -> None:
@@ -117,7 +119,9 @@ def build_hubspot_services(settings: Settings, store: Store, audit: AuditLog,
     clients.on_new_client(lambda client: client.add_reauth_listener(
         connection.mark_reconnect_needed))
     sync = SyncService(store, audit, clients, settings)
-    return HubSpotServices(app, api_base, vault, tokens, clients, connection, sync, demo)
+    restore = RestoreService(store, audit, clients, settings)
+    return HubSpotServices(app, api_base, vault, tokens, clients, connection, sync, restore,
+                           demo)
 
 
 def ensure_demo_portal_connected(services: HubSpotServices) -> Portal | None:

@@ -7,6 +7,9 @@
    normalized definition changed. A crash or cancel leaves whole batches, and
    the next sync resumes because unchanged flows compare equal again.
 5. Flows gone from the listing are marked deleted; their history stays.
+6. Every change found (with the stored version's summary) is written to the
+   Changes feed (services/changes.py) in the same transaction as the batch or
+   the deletions, so the feed never lists a change the store does not hold.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from wg_desktop.hubspot.ratelimit import Priority
 from wg_desktop.instance import sync_lock_path
 from wg_desktop.portable import FileLock, LockBusy
 from wg_desktop.services.audit import AuditAction, AuditLog
+from wg_desktop.services.changes import FeedKind, FeedRecord, Turned, cap_feed, record_changes
 from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.schedule import CancelToken, JobCancelled
@@ -75,6 +79,9 @@ class SyncChange:
     kind: ChangeKind
     flow_id: str
     name: str
+    summary: str = ""                    # the stored version's one-line summary
+    renamed_from: str | None = None      # the name before, when this sync saw a rename
+    turned: str | None = None            # "on" | "off" when this sync saw that flip
 
 
 @dataclass(frozen=True)
@@ -305,6 +312,15 @@ class SyncService:
             seen = [known[fid].id for fid in listing if fid in known]
             if seen:
                 Workflow.update(last_synced_at=now).where(Workflow.id.in_(seen)).execute()
+            feed = [FeedRecord(FeedKind.DELETED, w.flow_id, w.name, workflow_id=w.id)
+                    for w in gone]
+            if result.first_capture and result.stored:
+                # One row, not one per workflow: a first capture is one fact.
+                feed.append(FeedRecord(FeedKind.FIRST_CAPTURE, "", "",
+                                       summary=f"First capture: {result.stored} workflow"
+                                               f"{'s' if result.stored != 1 else ''} stored"))
+            record_changes(portal.hub_id, feed, now)
+            cap_feed(portal.hub_id)
         result.deleted = len(gone)
         report(SyncProgress("done", result.listed, result.changed, result.fetched,
                             result.stored))
@@ -332,10 +348,14 @@ class SyncService:
                      result: SyncResult) -> None:
         cap = int(self.settings.get("limits.versions_per_workflow"))
         now = utcnow()
+        feed: list[FeedRecord] = []
         with self.store.writing():
             for flow in flows:
                 workflow = known.get(flow.id)
                 kind = None
+                # The row mirrors the latest captured version: comparing it with
+                # HubSpot's answer is the diff's name / isEnabled change.
+                before = None if workflow is None else (workflow.name, workflow.is_enabled)
                 if workflow is None:
                     workflow = Workflow.create(portal=portal, flow_id=flow.id,
                                                first_seen_at=now)
@@ -356,13 +376,34 @@ class SyncService:
                 workflow.remote_updated_at = flow.updated_at or ""
                 workflow.last_synced_at = now
                 workflow.save()
+                renamed_from = turned = None
+                if before is not None and version is not None:
+                    if before[0] != workflow.name:
+                        renamed_from = before[0]
+                    if before[1] != workflow.is_enabled:
+                        turned = Turned.ON if workflow.is_enabled else Turned.OFF
                 if version is not None:
                     result.stored += 1
+                    change = SyncChange(kind or ChangeKind.CHANGED, flow.id, workflow.name,
+                                        version.summary, renamed_from,
+                                        str(turned) if turned is not None else None)
+                    version_id = version.id
                     enforce_version_cap(workflow, cap)
-                    result.changes.append(SyncChange(kind or ChangeKind.CHANGED, flow.id,
-                                                     workflow.name))
                 elif kind is ChangeKind.RECREATED:
-                    result.changes.append(SyncChange(kind, flow.id, workflow.name))
+                    change, version_id = SyncChange(kind, flow.id, workflow.name), None
+                else:
+                    continue
+                result.changes.append(change)
+                feed.append(FeedRecord(_FEED_KINDS[change.kind], flow.id, workflow.name,
+                                       workflow_id=workflow.id, version_id=version_id,
+                                       renamed_from=renamed_from, turned=turned,
+                                       summary=change.summary))
+            if not result.first_capture:
+                record_changes(portal.hub_id, feed, now)
+
+
+_FEED_KINDS = {ChangeKind.CREATED: FeedKind.CREATED, ChangeKind.CHANGED: FeedKind.EDITED,
+               ChangeKind.DELETED: FeedKind.DELETED, ChangeKind.RECREATED: FeedKind.RECREATED}
 
 
 def _reason(exc: BaseException) -> str:

@@ -212,6 +212,14 @@ def _m7_health_and_alerts(db: pw.Database) -> None:
     from wg_desktop.store import health_models
     db.create_tables(health_models.MIGRATION_7_MODELS)
 
+
+def _m8_changes_feed(db: pw.Database) -> None:
+    """The Changes feed: what each sync found (store/change_models.py)."""
+    # Imported here: only this step needs the feed model.
+    from wg_desktop.store import change_models
+    db.create_tables(change_models.MIGRATION_8_MODELS)
+
+
 # Numbered migrations; never edit a released one, add a new number.
 MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (1, _m1_core_tables),
@@ -221,6 +229,7 @@ MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (5, _m5_version_search),
     (6, _m6_backup_log),
     (7, _m7_health_and_alerts),
+    (8, _m8_changes_feed),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -1,7 +1,10 @@
 """History panel: the stored versions of one workflow, newest first, and a
 read-only viewer of the selected version: first in words (the trigger, the
 steps, branches indented), then as a collapsible JSON tree or the raw JSON.
-"Compare…" opens the diff view on two versions of the history.
+"Compare…" opens the diff view on two versions of the history. With a
+restore service (HubSpot set up), "Restore this version…" (button and the
+timeline's context menu) opens the restore dialog for a synced workflow; an
+imported one has no live workflow to restore to, so the control is hidden.
 
 Every read (the history list, a version's body) runs through the runner; the
 words, the JSON tree and the raw text are built on the worker too, so the GUI
@@ -22,15 +25,17 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal)
 from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QFileDialog, QPlainTextEdit, QPushButton, QSplitter, QTabWidget,
-                               QTableView, QTreeView, QVBoxLayout, QWidget)
+                               QFileDialog, QMenu, QPlainTextEdit, QPushButton, QSplitter,
+                               QTabWidget, QTableView, QTreeView, QVBoxLayout, QWidget)
 
 from wg_desktop.flows.words import WordLine, readable_lines
+from wg_desktop.services.restore import RestoreService
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
 from wg_desktop.store.versions import VersionInfo
 from wg_desktop.ui.json_tree import JsonNode, JsonTreeModel, build_json_tree, plain_tooltip
 from wg_desktop.ui.pages.diff_view import DiffView, VersionChoice, default_pair
 from wg_desktop.ui.pages.readable_view import ReadableView
+from wg_desktop.ui.pages.restore_dialog import RestoreDialog
 
 SELECTION_DEBOUNCE_MS = 150
 COMPARE_SHORTCUT = "Ctrl+D"
@@ -38,7 +43,8 @@ COMPARE_SHORTCUT = "Ctrl+D"
 
 # -- what is shown (pure) ------------------------------------------------------------------
 
-ORIGIN_LABELS = {"sync": "Sync", "restore": "Restore", "import": "Import"}
+ORIGIN_LABELS = {"sync": "Sync", "restore": "Restore", "pre-restore": "Before restore",
+                 "import": "Import"}
 
 
 def origin_label(origin: str) -> str:
@@ -84,6 +90,7 @@ class WorkflowHistory:
     hub_id: int
     deleted: bool
     versions: list[VersionInfo]
+    source: str = "sync"             # sync | imported: only a synced one can be restored
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def load_history(queries: WorkflowQueries, workflow_id: int) -> WorkflowHistory:
     workflow = queries.get(workflow_id)
     versions = queries.history(workflow)
     return WorkflowHistory(workflow.id, workflow.name, workflow.flow_id, workflow.portal.hub_id,
-                           workflow.deleted_at is not None, versions)
+                           workflow.deleted_at is not None, versions, workflow.source)
 
 
 def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) -> LoadedVersion:
@@ -224,12 +231,17 @@ class HistoryPanel(QWidget):
     version_loaded = Signal(int)     # id of the version now in the viewer
     load_failed = Signal(str)
     diff_opened = Signal(object)     # the DiffView just opened by compare()
+    restore_opened = Signal(object)  # the RestoreDialog just opened by restore_version()
+    restored = Signal(object)        # RestoreResult: HubSpot and the store changed
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 restore: RestoreService | None = None) -> None:
         super().__init__(parent)
         self.queries = queries
         self._run = runner
+        self.restore_service = restore
+        self._restorable = False         # the shown workflow was synced (not imported)
         self._workflow_id: int | None = None
         self._history_task: Any = None
         self._version_task: Any = None
@@ -293,6 +305,10 @@ class HistoryPanel(QWidget):
         self.compare_button.setToolTip(
             f"Compare this version with the one before it, or any two versions "
             f"({QKeySequence(COMPARE_SHORTCUT).toString(QKeySequence.SequenceFormat.NativeText)})")
+        self.restore_button = QPushButton("Restore this version…")
+        self.restore_button.setToolTip("Plan restoring this version to HubSpot: you see what "
+                                       "changes and confirm before anything is sent")
+        self.restore_button.hide()       # shown for synced workflows when HubSpot is set up
         self.readable = ReadableView()
         self.json_model = JsonTreeModel(self)
         self.tree = QTreeView()
@@ -333,6 +349,7 @@ class HistoryPanel(QWidget):
         viewer_bar.addWidget(self.expand_button)
         viewer_bar.addWidget(self.collapse_button)
         viewer_bar.addWidget(self.compare_button)
+        viewer_bar.addWidget(self.restore_button)
         viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
         viewer_layout = QVBoxLayout(viewer)
@@ -363,6 +380,9 @@ class HistoryPanel(QWidget):
         self.viewer_tabs.currentChanged.connect(self._tab_changed)
         self.save_button.clicked.connect(self._choose_save_file)
         self.compare_button.clicked.connect(lambda: self.compare())
+        self.restore_button.clicked.connect(lambda: self.restore_version())
+        self.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.timeline.customContextMenuRequested.connect(self._timeline_menu)
         compare_shortcut = QShortcut(QKeySequence(COMPARE_SHORTCUT), self)
         compare_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         compare_shortcut.activated.connect(lambda: self.compare())
@@ -408,6 +428,8 @@ class HistoryPanel(QWidget):
         self._workflow_id = None
         self._wanted_version = None
         self.versions_model.set_versions([])
+        self._restorable = False
+        self.restore_button.hide()
         self._clear_viewer()
         self.title.setText("Select a workflow to see its history")
         self.subtitle.setText("")
@@ -452,6 +474,49 @@ class HistoryPanel(QWidget):
         self.diff_opened.emit(view)
         return view
 
+    @property
+    def can_restore(self) -> bool:
+        """Whether restoring is offered for the shown workflow."""
+        return self.restore_service is not None and self._restorable
+
+    def restore_version(self, version_id: int | None = None) -> RestoreDialog | None:
+        """Open the restore dialog on a version (the selected one by default).
+        It plans first; nothing is sent until the user confirms there."""
+        version_id = version_id if version_id is not None else self._selected_version_id()
+        if not self.can_restore or version_id is None or self._workflow_id is None:
+            return None
+        assert self.restore_service is not None
+        dialog = RestoreDialog(self.restore_service, self._run, self._workflow_id, version_id,
+                               parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.applied.connect(self._restored)
+        dialog.show()
+        dialog.raise_()
+        self.restore_opened.emit(dialog)
+        return dialog
+
+    def _restored(self, result: Any) -> None:
+        self.reload()                # the pre-restore and restore versions were stored
+        self.restored.emit(result)
+
+    def _timeline_menu(self, position: Any) -> None:
+        index = self.timeline.indexAt(position)
+        if not index.isValid():
+            return
+        version_id = index.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        compare = menu.addAction("Compare with the version before…")
+        compare.triggered.connect(lambda: self._compare_with_previous(version_id))
+        if self.can_restore:
+            restore = menu.addAction("Restore this version…")
+            restore.triggered.connect(lambda: self.restore_version(version_id))
+        menu.popup(self.timeline.viewport().mapToGlobal(position))
+
+    def _compare_with_previous(self, version_id: int) -> None:
+        ids = [info.id for info in self.versions_model.versions]
+        old, new = default_pair(ids, version_id)
+        self.compare(old, new)
+
     # -- loading ---------------------------------------------------------------------
 
     def _drop_pending(self) -> None:
@@ -473,6 +538,8 @@ class HistoryPanel(QWidget):
         wanted = self._wanted_version if self._wanted_version is not None else self._shown_version
         self._wanted_version = None
         self.versions_model.set_versions(history.versions)
+        self._restorable = history.source == "sync"
+        self.restore_button.setVisible(self.can_restore)
         self._set_status("" if count else "No stored version yet.")
         self.compare_button.setEnabled(count > 0)
         self.history_loaded.emit(count)
@@ -567,6 +634,7 @@ class HistoryPanel(QWidget):
             widget.setEnabled(enabled and self.viewer_tabs.currentIndex() == ViewerTab.TREE)
         self.save_button.setEnabled(enabled)
         self.compare_button.setEnabled(bool(self.versions_model.versions))
+        self.restore_button.setEnabled(enabled and self.can_restore)
 
     def _choose_save_file(self) -> None:
         if self._shown_version is None or self.workflow_id is None:

@@ -1,6 +1,12 @@
 """Workflows page: every stored workflow of the chosen portal (or of all
-portals), searchable and filterable, with "Sync now" and the history of the
-selected workflow in a panel below.
+portals), searchable and filterable, with "Sync now" and, below, two tabs: the
+history of the selected workflow and the portal's Changes feed (what each
+sync found, newest first; double-click opens that version in the history).
+
+Rows the app stored a change of since the user last looked at the page are
+bold with a marker. "Last looked" is remembered per portal by the change feed
+service whenever the list is loaded while the page is on screen. "Last
+changed" is HubSpot's ``updatedAt``; the capture time is in its tooltip.
 
 Threads: the list is loaded once per reload off the GUI thread and then only
 filtered (by the proxy) and sorted (in Python, see ``WorkflowTableModel.sort``)
@@ -23,11 +29,13 @@ from typing import Any, Callable
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex, QObject,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal,
                             Slot)
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableView,
-                               QVBoxLayout, QWidget)
+                               QTabWidget, QVBoxLayout, QWidget)
 
+from wg_desktop.services.changes import ChangeEntry, ChangeFeed, RowMarks, WorkflowListing
+from wg_desktop.services.restore import RestoreService
 from wg_desktop.services.schedule import CancelToken, JobCancelled
 from wg_desktop.services.sync import SyncPaused, SyncProgress, SyncResult, SyncService
 from wg_desktop.services.workflows import WorkflowQueries, WorkflowRow
@@ -104,7 +112,15 @@ def _instant(value: dt.datetime | None) -> tuple[int, float]:
     return (0, 0.0) if value is None else (1, value.timestamp())
 
 
-def sort_key(row: WorkflowRow, column: Column) -> tuple[Any, ...]:
+def last_changed(row: WorkflowRow, marks: RowMarks | None) -> dt.datetime | None:
+    """HubSpot's updatedAt when known; else when this app captured the change."""
+    if marks is not None and marks.remote_updated is not None:
+        return marks.remote_updated
+    return row.last_changed
+
+
+def sort_key(row: WorkflowRow, column: Column, marks: RowMarks | None = None
+             ) -> tuple[Any, ...]:
     """The underlying value a column sorts by (numbers as numbers, times as
     instants), then the name and id so equal values keep a stable order."""
     name = row.name.casefold()
@@ -116,7 +132,7 @@ def sort_key(row: WorkflowRow, column: Column) -> tuple[Any, ...]:
     elif column is Column.STATE:
         primary = _STATE_ORDER[workflow_state(row)]
     elif column is Column.LAST_CHANGED:
-        primary = _instant(row.last_changed)
+        primary = _instant(last_changed(row, marks))
     elif column is Column.VERSIONS:
         primary = row.versions
     elif column is Column.LAST_SYNCED:
@@ -146,9 +162,28 @@ def sync_error_text(error: BaseException, stored_so_far: int) -> str:
     return f"Sync failed: {error}"
 
 
+def last_changed_tooltip(row: WorkflowRow, marks: RowMarks | None) -> str:
+    if marks is not None and marks.remote_updated is not None:
+        head = f"Changed in HubSpot: {local_time_text(marks.remote_updated)}"
+    elif marks is not None and marks.remote_updated_text:
+        head = f"Changed in HubSpot: {marks.remote_updated_text}"
+    else:
+        head = "HubSpot's change time is not known; shown: when this app captured it"
+    captured = local_time_text(row.last_changed) if row.last_changed else "never"
+    return f"{head}\nCaptured by this app: {captured}"
+
+
 # -- models --------------------------------------------------------------------------------
 
 _MUTED = QColor("#7c98b6")
+_CHANGED = QColor("#0091ae")     # the marker of rows changed since the user last looked
+
+
+def _bold() -> QFont:
+    # Built on first use: a QFont needs the application to exist.
+    font = QFont()
+    font.setBold(True)
+    return font
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -161,13 +196,20 @@ class WorkflowTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rows: list[WorkflowRow] = []
+        self.marks: dict[int, RowMarks] = {}
         self._sort_column = Column.NAME
         self._sort_order = Qt.SortOrder.AscendingOrder
 
-    def set_rows(self, rows: list[WorkflowRow]) -> None:
+    def set_rows(self, rows: list[WorkflowRow], marks: dict[int, RowMarks] | None = None
+                 ) -> None:
         self.beginResetModel()
+        self.marks = dict(marks or {})
         self.rows = self._sorted(rows)
         self.endResetModel()
+
+    def changed_since_look(self, row: WorkflowRow) -> bool:
+        marks = self.marks.get(row.id)
+        return marks is not None and marks.changed_since_look
 
     def row_at(self, source_row: int) -> WorkflowRow:
         return self.rows[source_row]
@@ -180,7 +222,8 @@ class WorkflowTableModel(QAbstractTableModel):
 
     def _sorted(self, rows: list[WorkflowRow]) -> list[WorkflowRow]:
         column = self._sort_column
-        return sorted(rows, key=lambda r: sort_key(r, column),
+        marks = self.marks
+        return sorted(rows, key=lambda r: sort_key(r, column, marks.get(r.id)),
                       reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -215,11 +258,20 @@ class WorkflowTableModel(QAbstractTableModel):
             return None
         row = self.rows[index.row()]
         column = index.column()
+        marks = self.marks.get(row.id)
+        changed = marks is not None and marks.changed_since_look
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
+            return self._display(row, column, marks)
+        if role == Qt.ItemDataRole.FontRole and changed:
+            return _bold()
+        if role == Qt.ItemDataRole.DecorationRole and changed and column == Column.NAME:
+            return _CHANGED
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == Column.NAME:
-                return plain_tooltip(f"{row.name}\nFlow {row.flow_id}")
+                note = "\nChanged since you last looked" if changed else ""
+                return plain_tooltip(f"{row.name}\nFlow {row.flow_id}{note}")
+            if column == Column.LAST_CHANGED:
+                return plain_tooltip(last_changed_tooltip(row, marks))
             if column == Column.OBJECT_TYPE:
                 return plain_tooltip(f"Object type {row.object_type_id}")
             if column == Column.PORTAL:
@@ -234,7 +286,7 @@ class WorkflowTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _display(row: WorkflowRow, column: int) -> str:
+    def _display(row: WorkflowRow, column: int, marks: RowMarks | None = None) -> str:
         if column == Column.NAME:
             return row.name or "(unnamed)"
         if column == Column.OBJECT_TYPE:
@@ -242,12 +294,68 @@ class WorkflowTableModel(QAbstractTableModel):
         if column == Column.STATE:
             return STATE_LABELS[workflow_state(row)]
         if column == Column.LAST_CHANGED:
-            return local_time_text(row.last_changed) if row.last_changed else "—"
+            when = last_changed(row, marks)
+            return local_time_text(when) if when else "—"
         if column == Column.VERSIONS:
             return str(row.versions)
         if column == Column.LAST_SYNCED:
             return local_time_text(row.last_synced) if row.last_synced else "never"
         return row.portal_name or str(row.hub_id)
+
+
+CHANGE_COLUMNS = ("When", "Workflow", "What", "Summary", "Portal")
+CHANGE_PORTAL_COLUMN = 4
+
+
+class ChangesTableModel(QAbstractTableModel):
+    """The Changes feed, newest first, as the service answers it."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list[ChangeEntry] = []
+
+    def set_entries(self, entries: list[ChangeEntry]) -> None:
+        self.beginResetModel()
+        self.entries = list(entries)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(CHANGE_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return CHANGE_COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self.entries[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return local_time_text(entry.at)[:16]
+            if column == 1:
+                return entry.name or ("—" if entry.flow_id else "")
+            if column == 2:
+                return entry.label
+            if column == 3:
+                return entry.summary
+            return entry.portal_name or str(entry.hub_id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 1 and entry.flow_id:
+                was = f"\nWas named '{entry.renamed_from}'" if entry.renamed_from else ""
+                return plain_tooltip(f"{entry.name}\nFlow {entry.flow_id}{was}")
+            if column == 3 and entry.summary:
+                return plain_tooltip(entry.summary)
+        if role == Qt.ItemDataRole.UserRole:
+            return entry
+        return None
 
 
 class WorkflowFilterProxy(QSortFilterProxyModel):
@@ -309,6 +417,11 @@ class _ProgressRelay(QObject):
 
 # -- the page ------------------------------------------------------------------------------
 
+class LowerTab(enum.IntEnum):
+    HISTORY = 0
+    CHANGES = 1
+
+
 _BANNER_STYLE = ("background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;"
                  "border-radius:4px;padding:6px 10px;")
 ANY = None
@@ -321,11 +434,17 @@ class WorkflowsPage(QWidget):
     sync_finished = Signal(object)        # SyncResult of a completed sync
     sync_failed = Signal(str)             # paused or failed (not emitted on cancel)
     workflow_selected = Signal(int)       # workflow id (after the selection settles)
+    changes_loaded = Signal(int)          # rows in the Changes tab
 
     def __init__(self, queries: WorkflowQueries, sync: SyncService | None,
-                 runner: Callable[..., Any], parent: QWidget | None = None) -> None:
+                 runner: Callable[..., Any], parent: QWidget | None = None, *,
+                 restore: RestoreService | None = None,
+                 changes: ChangeFeed | None = None) -> None:
         super().__init__(parent)
         self.queries = queries
+        # The feed only reads (and remembers the last look in) the same store.
+        self.feed = changes if changes is not None else ChangeFeed(queries.store)
+        self._changes_task: Any = None
         self.sync_service = sync
         self._run = runner
         self._hub_id: int | None = None
@@ -397,7 +516,40 @@ class WorkflowsPage(QWidget):
                                (Column.PORTAL, "Agency client portal")):
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
 
-        self.history = HistoryPanel(queries, runner)
+        self.history = HistoryPanel(queries, runner, restore=restore)
+        self.changes_model = ChangesTableModel(self)
+        self.changes_table = QTableView()
+        self.changes_table.setModel(self.changes_model)
+        self.changes_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.changes_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.changes_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.changes_table.setAlternatingRowColors(True)
+        self.changes_table.setWordWrap(False)
+        self.changes_table.verticalHeader().setVisible(False)
+        self.changes_table.setToolTip("What each sync found, newest first; double-click a "
+                                      "change to open that version in the history")
+        changes_header = self.changes_table.horizontalHeader()
+        changes_header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        changes_header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        for column, sample in ((0, "2026-12-31 23:59"), (1, "A workflow with a long name"),
+                               (2, "Renamed · Turned off")):
+            self.changes_table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
+        self.changes_status = QLabel("")
+        self.changes_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.changes_status.setStyleSheet("color:#516f90;")
+        changes = QWidget()
+        changes_layout = QVBoxLayout(changes)
+        changes_layout.setContentsMargins(0, 4, 0, 0)
+        changes_layout.addWidget(self.changes_table, 1)
+        changes_layout.addWidget(self.changes_status)
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.setDocumentMode(True)
+        self.lower_tabs.addTab(self.history, "History")
+        self.lower_tabs.addTab(changes, "Changes")
+        self.changes_table.doubleClicked.connect(self._open_change)
+        self.lower_tabs.currentChanged.connect(self._lower_tab_changed)
+        # A restore changed the workflow's row (revision, name, state): show it.
+        self.history.restored.connect(lambda result: self.reload())
 
         bar = QHBoxLayout()
         bar.addWidget(self.search, 3)
@@ -421,7 +573,7 @@ class WorkflowsPage(QWidget):
         top_layout.addWidget(self.count_label)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
-        self.splitter.addWidget(self.history)
+        self.splitter.addWidget(self.lower_tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
@@ -484,9 +636,38 @@ class WorkflowsPage(QWidget):
         if self._load_task is not None:
             self._load_task.discard()
         hub_id = self._hub_id
+        # Loaded while on screen: the user is looking now (remembered per portal).
+        look, feed, queries = self.isVisible(), self.feed, self.queries
         self.count_label.setText("Loading…")
-        self._load_task = self._run(lambda: self.queries.list(hub_id),
+        self._load_task = self._run(lambda: feed.listing(queries, hub_id, look=look),
                                     on_result=self._show_rows, on_error=self._load_failed)
+        if self.lower_tabs.currentIndex() == LowerTab.CHANGES:
+            self.reload_changes()
+
+    def reload_changes(self) -> None:
+        """Load the Changes feed of the shown portal(s) (off the GUI thread)."""
+        if self._changes_task is not None:
+            self._changes_task.discard()
+        hub_id, feed = self._hub_id, self.feed
+        self.changes_table.setColumnHidden(CHANGE_PORTAL_COLUMN, hub_id is not None)
+        self.changes_status.setText("Loading…")
+        self._changes_task = self._run(lambda: feed.entries(hub_id),
+                                       on_result=self._show_changes,
+                                       on_error=self._changes_failed)
+
+    def open_change(self, entry: ChangeEntry) -> bool:
+        """Open a change's workflow in the History tab, at the version that
+        sync stored (the newest one when it is no longer kept, or for a
+        deletion). False for a row without a workflow (a first capture)."""
+        if entry.workflow_id is None:
+            return False
+        self.lower_tabs.setCurrentIndex(LowerTab.HISTORY)
+        if entry.version_id is not None:
+            self.history.show_version(entry.workflow_id, entry.version_id)
+        else:
+            self.history.show_workflow(entry.workflow_id)
+        self.select_workflow(entry.workflow_id)
+        return True
 
     def current_filter(self) -> WorkflowFilter:
         state = self.state.currentData()     # Qt hands the StrEnum back as a plain str
@@ -546,15 +727,22 @@ class WorkflowsPage(QWidget):
             self.cancel_button.setEnabled(False)
             self.progress_label.setText("Cancelling…")
 
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        # Viewing the page is looking: load again so the look is remembered.
+        if self._hub_id is not None and self._load_task is None:
+            self.reload()
+
     # -- loading ---------------------------------------------------------------------
 
-    def _show_rows(self, rows: list[WorkflowRow]) -> None:
+    def _show_rows(self, listing: WorkflowListing) -> None:
         self._load_task = None
+        rows = listing.rows
         keep = self.selected_workflow_id()
         self._fill_object_types(rows)
         # The chosen type may be gone from the data (the combo fell back to All).
         self.proxy.set_filter(self.current_filter())
-        self.model.set_rows(rows)
+        self.model.set_rows(rows, listing.marks)
         self._update_count()
         self.loaded.emit(len(rows))
         if keep is not None and self.select_workflow(keep):
@@ -563,6 +751,27 @@ class WorkflowsPage(QWidget):
     def _load_failed(self, error: BaseException) -> None:
         self._load_task = None
         self.count_label.setText(f"Could not read the stored workflows: {error}")
+
+    def _show_changes(self, entries: list[ChangeEntry]) -> None:
+        self._changes_task = None
+        self.changes_model.set_entries(entries)
+        self.changes_status.setText(f"{len(entries):,} change{'s' if len(entries) != 1 else ''}"
+                                    " · newest first" if entries else
+                                    "No changes recorded yet: they appear after a sync.")
+        self.changes_loaded.emit(len(entries))
+
+    def _changes_failed(self, error: BaseException) -> None:
+        self._changes_task = None
+        self.changes_status.setText(f"Could not read the changes: {error}")
+
+    def _open_change(self, index: QModelIndex) -> None:
+        entry = index.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole)
+        if entry is not None:
+            self.open_change(entry)
+
+    def _lower_tab_changed(self, tab: int) -> None:
+        if tab == LowerTab.CHANGES:
+            self.reload_changes()
 
     def _fill_object_types(self, rows: list[WorkflowRow]) -> None:
         """The four common types always, plus any other type present in the data."""
@@ -587,6 +796,9 @@ class WorkflowsPage(QWidget):
         text = f"{total:,} workflow{'s' if total != 1 else ''}"
         if shown != total:
             text += f" · {shown:,} shown"
+        marked = sum(1 for row in self.model.rows if self.model.changed_since_look(row))
+        if marked:
+            text += f" · {marked:,} changed since you last looked (bold)"
         self.count_label.setText(text)
 
     # -- selection → history -----------------------------------------------------------
