@@ -49,7 +49,8 @@ COMMAND_MODULES: tuple[str, ...] = ("wg_desktop.cli_portals", "wg_desktop.cli_wo
                                      "wg_desktop.cli_search", "wg_desktop.demo.command",
                                      "wg_desktop.cli_diff", "wg_desktop.cli_doctor",
                                      "wg_desktop.cli_backup", "wg_desktop.cli_restore",
-                                     "wg_desktop.cli_health")
+                                     "wg_desktop.cli_health", "wg_desktop.cli_report",
+                                     "wg_desktop.cli_changes")
 
 # Errors whose message is written for the user: shown as one line, no traceback.
 USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,

@@ -4,6 +4,10 @@ damage and, with --repair, save every readable row into a new file beside it.
 The damaged file is never changed, and the switch to the salvaged file is left
 to the user: replacing a database another running instance has open would lose
 that instance's writes, and the old file may still be wanted for a restore.
+When the store is damaged it also names the newest backup that verifies now
+and the exact command that restores it (a restore brings back everything up to
+that backup; a salvage keeps what is readable now, including later changes).
+
 Exit 0: healthy, or repaired. Exit 1: damage found (without --repair), or the
 repair failed.
 """
@@ -18,23 +22,39 @@ from wg_desktop.config import Settings
 from wg_desktop.context import open_secret_store
 from wg_desktop.security.keys import database_key
 from wg_desktop.security.redaction import SecretRegistry
+from wg_desktop.security.secrets import SecretStore
+from wg_desktop.services.backups import VerifyResult, newest_restorable, restore_command
 from wg_desktop.store import doctor
 from wg_desktop.store.db import StoreError, damaged_message
 
 SHOWN_PROBLEMS = 10
 
 
-def _key(env: CliEnv) -> bytes:
+def _key(env: CliEnv) -> tuple[bytes, SecretStore]:
+    """The database key, and the keychain that also holds the backup key."""
     path = env.paths.database
     if not path.exists():
         raise CliError(f"there is no database at {path}")
     try:
-        return env.context().store.key
+        ctx = env.context()
+        return ctx.store.key, ctx.secrets
     except StoreError:
-        # The store would not open at all; the key is all the doctor needs.
+        # The store would not open at all; the keys are all the doctor needs.
         settings = Settings.load(env.paths.settings_file, env.environ)
         secrets = open_secret_store(env.paths, settings, SecretRegistry(), env.environ)
-        return database_key(settings, secrets, path)
+        return database_key(settings, secrets, path), secrets
+
+
+def _restore_offer(backup: VerifyResult | None, env: CliEnv) -> str:
+    if backup is None:
+        return f"No backup in {env.paths.backups_dir} verifies, so none can be restored."
+    # The doctor's own connection is gone by the time the user runs this.
+    return (f"Newest verified backup: {backup.path} of "
+            f"{backup.created_at:%Y-%m-%d %H:%M:%S}Z (it decrypts and passes its "
+            f"integrity check). Changes made after it are not in it. To restore it (quit the "
+            f"window first; the damaged store is kept aside as "
+            f"{env.paths.database.name}.before-restore-<time>):\n"
+            f"  {restore_command(backup.path, env.paths)}")
 
 
 def _print_report(report: doctor.IntegrityReport) -> None:
@@ -78,9 +98,10 @@ def _switch_hint(result: doctor.SalvageReport) -> str:
 
 
 def cmd_doctor(args: argparse.Namespace, env: CliEnv) -> int:
-    key = _key(env)
+    key, secrets = _key(env)
     path = env.paths.database
     report = doctor.check_file(path, key, full=not args.quick)
+    backup = None if report.ok else newest_restorable(env.paths, secrets)
     result: doctor.SalvageReport | None = None
     error: str | None = None
     if args.repair and not report.ok:
@@ -96,6 +117,10 @@ def cmd_doctor(args: argparse.Namespace, env: CliEnv) -> int:
         emit_json({"report": report.to_dict(),
                    "repair": result.to_dict() if result else None,
                    "switch": _switch_hint(result) if result and not error else None,
+                   "restore": None if report.ok else {
+                       "file": str(backup.path) if backup else None,
+                       "created_at": backup.created_at.isoformat() if backup else None,
+                       "command": restore_command(backup.path, env.paths) if backup else None},
                    "error": error})
     else:
         _print_report(report)
@@ -103,6 +128,8 @@ def cmd_doctor(args: argparse.Namespace, env: CliEnv) -> int:
             _print_salvage(result)
             if not error:
                 print(_switch_hint(result))
+        if not report.ok:
+            print(_restore_offer(backup, env))
     if error:
         print(f"wg-desktop: error: {error}", file=sys.stderr)
         return 1

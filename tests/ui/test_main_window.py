@@ -20,11 +20,12 @@ def _rows(page) -> list[tuple[str, ...]]:
 
 def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_path):
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Connection", "Workflows", "Search", "Audit log", "Background jobs"]
+    assert titles == ["Connection", "Workflows", "Search", "Health", "Backups", "Audit log",
+                      "Background jobs"]
     assert window.stack.currentIndex() == 0          # the Connection page comes first
-    window.nav.setCurrentRow(4)
+    window.nav.setCurrentRow(6)
     assert window.stack.currentWidget() is window.jobs_page
-    window.nav.setCurrentRow(3)
+    window.nav.setCurrentRow(5)
     assert window.stack.currentWidget() is window.audit_page
     window.nav.setCurrentRow(1)
     assert window.stack.currentWidget() is window.workflows_page

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+import shlex
 import shutil
 import time
 from contextlib import contextmanager
@@ -86,6 +87,7 @@ class BackupInfo:
     sha256: str = ""
     duration_s: float = 0.0
     message: str = ""
+    trigger: str = ""      # Trigger, or "" when unrecorded
 
     @property
     def verified(self) -> bool:
@@ -95,7 +97,18 @@ class BackupInfo:
         return {"file": str(self.path), "created_at": self.created_at.isoformat(),
                 "size": self.size, "schema_version": self.schema_version,
                 "status": self.status, "sha256": self.sha256,
-                "duration_s": round(self.duration_s, 3), "message": self.message}
+                "duration_s": round(self.duration_s, 3), "message": self.message,
+                "trigger": self.trigger}
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    """A backup attempt that left no file (its error is what the user must see)."""
+
+    created_at: dt.datetime
+    trigger: str
+    message: str
+    duration_s: float
 
 
 @dataclass(frozen=True)
@@ -449,7 +462,7 @@ class BackupService:
             else:
                 infos.append(BackupInfo(path, meta.created_at, _size(path),
                                         meta.schema_version, row.status, row.sha256,
-                                        row.duration_s, row.message))
+                                        row.duration_s, row.message, row.trigger))
         return sorted(infos, key=lambda i: i.created_at, reverse=True)
 
     def failures(self, limit: int = 20) -> list[BackupRecord]:
@@ -457,6 +470,29 @@ class BackupService:
         with self.store.session():
             return list(BackupRecord.select().where(BackupRecord.status == BackupStatus.FAILED)
                         .order_by(BackupRecord.created_at.desc()).limit(limit))
+
+    def failed_attempts(self, limit: int = 20) -> list[FailedAttempt]:
+        """``failures`` as plain values, for the backups page (no peewee rows in the UI)."""
+        return [FailedAttempt(r.created_at, r.trigger, r.message, r.duration_s)
+                for r in self.failures(limit)]
+
+    def delete(self, path: Path) -> None:
+        """Delete one backup of this folder, never the one retention keeps (the
+        newest verified): there must always be something to restore from."""
+        path = Path(path)
+        with self._locked():
+            backups = self.list()
+            info = next((b for b in backups if b.path == path), None)
+            if info is None:
+                raise BackupError(f"{path.name} is not a backup in {self.folder}")
+            if info is _protected(backups):
+                raise BackupError(f"{path.name} is the newest verified backup; it is kept so "
+                                  "there is always one to restore from")
+            path.unlink(missing_ok=True)
+            if not self.store.read_only:
+                with self.store.writing():
+                    BackupRecord.delete().where(BackupRecord.file_name == path.name).execute()
+            self.audit.record(AuditAction.BACKUP, details={"deleted": path.name})
 
     def _records(self) -> dict[str, BackupRecord]:
         with self.store.session():
@@ -473,7 +509,7 @@ class BackupService:
         now = now or utcnow()
         cutoff = now - dt.timedelta(days=int(self.settings.get("retention.backups_days")))
         backups = self.list()
-        keep = next((b for b in backups if b.verified), backups[0] if backups else None)
+        keep = _protected(backups)
         removed = []
         for info in backups:
             if info is keep or info.created_at >= cutoff:
@@ -494,6 +530,41 @@ class BackupService:
             days = int(self.settings.get("retention.backups_days"))
             return len(self.apply_retention(cutoff + dt.timedelta(days=days)))
         return RetentionPolicy("backups", "retention.backups_days", purge)
+
+
+def _protected(backups: list[BackupInfo]) -> BackupInfo | None:
+    """The backup neither retention nor a delete may remove: the newest verified
+    one, or, when none is recorded as verified, the newest file."""
+    return next((b for b in backups if b.verified), backups[0] if backups else None)
+
+
+def restore_command(file: Path, paths: Paths) -> str:
+    """The exact shell command that restores ``file`` into this data folder.
+    ``--data-dir`` only when the folder is not the default one: passing it
+    would also move the settings folder under it."""
+    data_dir = ""
+    if paths != Paths.resolve(None, {}):
+        data_dir = f" --data-dir {shlex.quote(str(paths.data_dir))}"
+    return f"wg-desktop{data_dir} backup restore {shlex.quote(str(file))} --yes"
+
+
+def newest_restorable(paths: Paths, secrets: SecretStore | None) -> VerifyResult | None:
+    """The newest backup in the folder that decrypts and passes its integrity
+    check now. Needs no store (the doctor asks it about a damaged one), so it
+    trusts the files, not the backup log: each candidate is verified, newest
+    first, until one passes."""
+    folder = paths.backups_dir
+    if not folder.is_dir():
+        return None
+    names = sorted((p for p in folder.iterdir() if _NAME.match(p.name)),
+                   key=lambda p: p.name, reverse=True)
+    resolve = key_resolver(secrets, None)
+    for path in names:
+        try:
+            return verify_file(path, resolve, folder)
+        except (BackupError, OSError) as exc:
+            log.info("backup %s is not restorable: %s", path.name, exc)
+    return None
 
 
 def _size(path: Path) -> int:
@@ -581,6 +652,10 @@ def restore_backup(paths: Paths, db_key: bytes, source: Path, *,
     with backup_lock(paths), holding_start_lock(paths) as locked:
         if not locked:
             raise BackupError(f"{paths.data_dir} is not writable; nothing was restored")
+        # A restore killed midway leaves its staged store and, worse, the
+        # backup's database in plain text; under the lock none of them is live.
+        for leftover in paths.data_dir.glob(f"{_TEMP_PREFIX}restore-*"):
+            leftover.unlink(missing_ok=True)
         holder = store_in_use(paths.database, db_key)
         if holder:
             raise StoreInUse(f"the store is open by {holder} (the window or a command); "

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
 from wg_desktop.config import FEATURES
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext
+from wg_desktop.services.backups import BackupService
 from wg_desktop.services.hubspot_setup import HubSpotServices, describe_target
 from wg_desktop.services.search import SearchHit, SearchService
 from wg_desktop.services.settings_service import SettingsService
@@ -30,7 +31,9 @@ from wg_desktop.services.sync import describe_changes
 from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store.models import Portal, PortalStatus
 from wg_desktop.ui.pages.audit_page import AuditPage
+from wg_desktop.ui.pages.backups_page import BackupsPage
 from wg_desktop.ui.pages.connection_page import ConnectionPage
+from wg_desktop.ui.pages.health_page import HealthPage
 from wg_desktop.ui.pages.jobs_page import JobsPage
 from wg_desktop.ui.pages.search_page import SearchPage
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
@@ -186,6 +189,13 @@ class MainWindow(QMainWindow):
         self.add_page(Page("Connection", self.connection_page or NoHubSpotPage()))
         self.add_page(Page("Workflows", self.workflows_page, feature="version_history"))
         self.add_page(Page("Search", self.search_page, feature="version_history"))
+        self.health_page = HealthPage(ctx.store, ctx.settings, ctx.audit, runner)
+        self.add_page(Page("Health", self.health_page, feature="advanced_analytics"))
+        self.backups_page = BackupsPage(BackupService.from_context(ctx), runner)
+        # The scheduled backup runs in the scheduler, not the page: list its result too.
+        scheduler.finished.connect(self._job_done_for_backups)
+        scheduler.failed.connect(self._job_done_for_backups)
+        self.add_page(Page("Backups", self.backups_page))
         self.add_page(Page("Audit log", self.audit_page, feature="audit_logging"))
         self.add_page(Page("Background jobs", self.jobs_page))
 
@@ -204,7 +214,8 @@ class MainWindow(QMainWindow):
     def _build_workflows_page(self, ctx: AppContext, hubspot: HubSpotServices | None,
                               runner: Callable[..., Any]) -> WorkflowsPage:
         page = WorkflowsPage(WorkflowQueries(ctx.store, ctx.audit),
-                             hubspot.sync if hubspot is not None else None, runner)
+                             hubspot.sync if hubspot is not None else None, runner,
+                             restore=hubspot.restore if hubspot is not None else None)
         self.current_portal_changed.connect(page.set_portal)
         self.current_portal_changed.connect(lambda hub_id: self.refresh_status())
         page.sync_finished.connect(lambda result: self.refresh_status())
@@ -413,6 +424,10 @@ class MainWindow(QMainWindow):
         import_action.triggered.connect(self._choose_import_file)
         file_menu.addAction(import_action)
         file_menu.addSeparator()
+        self.backup_action = QAction("&Back up now", self)
+        self.backup_action.triggered.connect(self.back_up_now)
+        file_menu.addAction(self.backup_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.quit)
         file_menu.addAction(quit_action)
@@ -435,6 +450,15 @@ class MainWindow(QMainWindow):
                         f"Exported {count} workflows to {path}", 8000),
                     on_error=lambda error: QMessageBox.warning(
                         self, "Export failed", str(error)))
+
+    def back_up_now(self) -> None:
+        """File → Back up now: the Backups page shows its progress and outcome."""
+        self.show_page("Backups")
+        self.backups_page.back_up_now()
+
+    def _job_done_for_backups(self, name: str, message: str = "") -> None:
+        if name == "backup":
+            self.backups_page.reload()
 
     def _choose_import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import workflows", "",

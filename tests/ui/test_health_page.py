@@ -1,0 +1,123 @@
+"""The Health page with 30 days of samples for 5 portals: tiles, non-empty
+charts, the period selector changing the query, acknowledging an alert,
+exporting a PDF; and the report renderer (charts as PNG, a PDF with pages)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.unit.test_reports import seed_samples
+from wg_desktop.services.reports import ReportFormat, build_report, parse_period
+from wg_desktop.store.health_models import AlertRecord
+from wg_desktop.store.models import utcnow
+
+
+@pytest.fixture
+def seeded(ctx):
+    now = utcnow() - dt.timedelta(minutes=1)
+    seed_samples(ctx.store, portals=5, days=30, every_min=5, now=now,
+                 status=lambda p, i: "unhealthy" if p == 4 and i < 1000 and i % 50 == 0
+                 else "healthy",
+                 failed=lambda p, i: p)
+    with ctx.store.writing():
+        for n in range(2):
+            AlertRecord.create(key=f"error_rate:100{n + 1}", rule="error_rate",
+                               severity="warning", portal_key=f"100{n + 1}",
+                               title=f"Portal 100{n + 1}: errors", first_seen=now,
+                               last_seen=now)
+    return ctx
+
+
+@pytest.fixture
+def page(qtbot, seeded, runner):
+    from wg_desktop.ui.pages.health_page import HealthPage
+
+    widget = HealthPage(seeded.store, seeded.settings, seeded.audit, runner)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.loaded, timeout=10_000):
+        widget.show()
+    return widget
+
+
+def test_five_tiles_and_non_empty_charts(page):
+    assert len(page.tiles) == 5
+    assert [t.tile.portal.name for t in page.tiles] == [f"Portal {n}" for n in range(1, 6)]
+    assert all(t.tile.status == "healthy" for t in page.tiles)
+    points = page.chart_points()
+    assert set(points) == {"response_time", "error_rate", "requests_per_minute",
+                           "rate_remaining", "token_refresh"}
+    assert all(n > 0 for n in points.values()), points
+    assert page.endpoint_model.rowCount() == 0       # no API call records were seeded
+    assert page.alert_model.rowCount() == 2
+
+
+def test_period_selector_changes_the_query(page, qtbot):
+    day = page.board
+    assert day.period.length == dt.timedelta(hours=24)
+    with qtbot.waitSignal(page.loaded, timeout=10_000) as blocker:
+        page.set_period("30d")
+    month = blocker.args[0]
+    assert month.period.length == dt.timedelta(days=30)
+    assert month.series.bucket_s > day.series.bucket_s
+    # Portal 5 was down now and then weeks ago: only the 30-day query sees it.
+    assert day.tiles[4].uptime == 1.0 and month.tiles[4].uptime < 1.0
+    with qtbot.waitSignal(page.loaded, timeout=10_000) as blocker:
+        page.set_period("1h")
+    assert blocker.args[0].period.length == dt.timedelta(hours=1)
+
+
+def test_acknowledge_selected(page, qtbot, seeded):
+    page.alert_view.selectRow(0)
+    [alert] = page.selected_alerts()
+    with qtbot.waitSignal(page.alerts_loaded, timeout=10_000):
+        page.acknowledge_selected()
+    row = AlertRecord.get_by_id(alert.id)
+    assert row.acknowledged_at is not None
+    states = {a.id: page.alert_model.rows[i][-1] for i, a in enumerate(page.alert_model.items)}
+    assert states[alert.id] == "acknowledged"
+
+
+def test_export_pdf_from_the_page(page, qtbot, tmp_path):
+    from PySide6.QtPdf import QPdfDocument
+
+    out = tmp_path / "health.pdf"
+    with qtbot.waitSignal(page.exported, timeout=30_000):
+        page.export_report(out, ReportFormat.PDF)
+    assert out.read_bytes().startswith(b"%PDF")
+    document = QPdfDocument()
+    document.load(str(out))
+    assert document.pageCount() > 0
+
+
+def test_export_to_an_unwritable_path_says_why(page, qtbot, tmp_path):
+    with qtbot.waitSignal(page.export_failed, timeout=30_000) as blocker:
+        page.export_report(tmp_path / "missing" / "r.html", ReportFormat.HTML)
+    assert "cannot write the report" in blocker.args[0]
+    assert page.export_button.isEnabled()
+
+
+def test_renderer_charts_and_pdf(qtbot, seeded, tmp_path):
+    from PySide6.QtGui import QImage
+    from PySide6.QtPdf import QPdfDocument
+
+    from wg_desktop.ui.report_render import CHART_SIZE, pdf_bytes, render_charts
+    from wg_desktop.services.reports import to_html
+
+    report = build_report(seeded.audit, parse_period("7d"))
+    charts = render_charts(report)
+    assert len(charts) == 5
+    image = QImage.fromData(charts["response_time"], "PNG")
+    assert (image.width(), image.height()) == CHART_SIZE
+    data = pdf_bytes(to_html(report, charts))
+    assert data.startswith(b"%PDF")
+    (tmp_path / "r.pdf").write_bytes(data)
+    document = QPdfDocument()
+    document.load(str(tmp_path / "r.pdf"))
+    assert document.pageCount() >= 2       # targets, charts and tables do not fit on one A4
+
+
+def test_main_window_lists_the_health_page(window):
+    titles = [p.title for p in window.pages]
+    assert titles.index("Health") == titles.index("Search") + 1

@@ -1,0 +1,400 @@
+"""Backups page: every backup file and every failed attempt, with back up now,
+verify, export a portable copy, delete and restore.
+
+Every service call runs off the GUI thread through the window's runner. The
+whole-store restore is not run from here: ``restore_backup`` refuses while any
+connection has the store open, and this window (its pages, its scheduler) holds
+one for as long as it runs. So the page says exactly what will happen and gives
+the command to run once the app has quit; the app is started again after it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt,
+                            Signal)
+from PySide6.QtGui import QColor, QGuiApplication, QShowEvent
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
+                               QLineEdit, QMessageBox, QProgressBar, QPushButton, QTableView,
+                               QVBoxLayout, QWidget)
+
+from wg_desktop.services.backups import (SUFFIX, BackupBusy, BackupInfo, BackupService,
+                                         FailedAttempt, Trigger, VerifyResult, backup_name,
+                                         restore_command)
+from wg_desktop.store.models import utcnow
+
+COLUMNS = ("Date", "Size", "Status", "Verified", "Trigger")
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    """One table row: a backup file (``path`` set) or a failed attempt."""
+
+    created_at: dt.datetime
+    size: int
+    status: str
+    verified: str
+    trigger: str
+    message: str = ""
+    path: Path | None = None
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def rows_for(backups: list[BackupInfo], attempts: list[FailedAttempt],
+             checks: dict[Path, str]) -> list[BackupRow]:
+    """Files and failed attempts, newest first. ``checks`` holds what a verify
+    from this page found, which replaces what the backup log says."""
+    rows = []
+    for b in backups:
+        if b.path in checks:
+            verified = checks[b.path]
+        elif b.verified:
+            verified = "when made"
+        elif b.status == FAILED:
+            verified = "no"
+        else:
+            verified = "not yet (Verify checks it)"
+        rows.append(BackupRow(b.created_at, b.size, b.status, verified, b.trigger or "—",
+                              b.message, b.path))
+    for a in attempts:
+        rows.append(BackupRow(a.created_at, 0, FAILED, "no file", a.trigger, a.message))
+    return sorted(rows, key=lambda r: r.created_at, reverse=True)
+
+
+class BackupTableModel(QAbstractTableModel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[BackupRow] = []
+
+    def set_rows(self, rows: list[BackupRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return row.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            if column == 1:
+                return human_size(row.size) if row.path is not None else "—"
+            if column == 2:
+                # A failure shows its error in the row itself, not only in a tooltip.
+                return f"{row.status}: {row.message}" if row.message else row.status
+            if column == 3:
+                return row.verified
+            return row.trigger
+        if role == Qt.ItemDataRole.ToolTipRole:
+            parts = [str(row.path) if row.path else "no file was kept"]
+            if row.message:
+                parts.append(row.message)
+            return "\n".join(parts)
+        if role == Qt.ItemDataRole.ForegroundRole and (
+                row.status == FAILED or row.verified.startswith("FAILED")):
+            return QColor("#b00020")
+        return None
+
+
+class BackupsPage(QWidget):
+    loaded = Signal(int)            # rows shown
+    backup_finished = Signal(str)   # the one-line outcome of Back up now
+    action_finished = Signal(str)   # the one-line outcome of verify, export or delete
+
+    def __init__(self, service: BackupService, run_off_gui_thread: Callable[..., Any],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.service = service
+        self._run = run_off_gui_thread
+        self._pending: Any = None
+        self._checks: dict[Path, str] = {}
+        self._backing_up = False
+        self._busy_action = False
+        self.model = BackupTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.backup_button = QPushButton("&Back up now")
+        self.verify_button = QPushButton("&Verify")
+        self.export_button = QPushButton("&Export portable copy…")
+        self.delete_button = QPushButton("&Delete…")
+        self.restore_button = QPushButton("&Restore…")
+        self.refresh_button = QPushButton("Re&fresh")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)       # no measurable steps: a busy indicator
+        self.progress.setMaximumWidth(160)
+        self.progress.setVisible(False)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label = QLabel(f"Backups folder: {service.folder}")
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons = QHBoxLayout()
+        for button in (self.backup_button, self.verify_button, self.export_button,
+                       self.delete_button, self.restore_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.progress)
+        buttons.addWidget(self.refresh_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.folder_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status_label)
+        self.backup_button.clicked.connect(self.back_up_now)
+        self.verify_button.clicked.connect(self.verify_selected)
+        self.export_button.clicked.connect(self.choose_export)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.refresh_button.clicked.connect(self.reload)
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.model.modelReset.connect(self._update_actions)
+        self._update_actions()
+
+    # -- state ------------------------------------------------------------------------
+
+    def selected(self) -> BackupRow | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.rows[rows[0].row()] if rows else None
+
+    def _update_actions(self, *_: Any) -> None:
+        row = self.selected()
+        has_file = row is not None and row.path is not None
+        self.backup_button.setEnabled(not self._backing_up)
+        for button in (self.verify_button, self.delete_button, self.restore_button):
+            button.setEnabled(has_file and not self._busy_action)
+        # A portable copy is of the live store, so it needs no selection.
+        self.export_button.setEnabled(not self._busy_action)
+        self.progress.setVisible(self._backing_up or self._busy_action)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet("color: #b00020;" if error else "")
+
+    # -- loading ----------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        # Backups also come and go outside this page (the scheduled job, the
+        # command line, retention), so the list is re-read whenever it is shown.
+        super().showEvent(event)
+        self.reload()
+
+    def reload(self) -> None:
+        if self._pending is not None:
+            self._pending.discard()     # its answer predates whatever changed
+        service = self.service
+        self._pending = self._run(lambda: (service.list(), service.failed_attempts()),
+                                  on_result=self._show, on_error=self._load_error)
+
+    def _show(self, result: tuple[list[BackupInfo], list[FailedAttempt]]) -> None:
+        self._pending = None
+        selected = self.selected()
+        backups, attempts = result
+        rows = rows_for(backups, attempts, self._checks)
+        self.model.set_rows(rows)
+        if selected is not None:
+            for number, row in enumerate(rows):
+                if row.path is not None and row.path == selected.path:
+                    self.table.selectRow(number)
+        if not rows:
+            self._say("No backups yet. Back up now makes the first one.")
+        self.loaded.emit(len(rows))
+
+    def _load_error(self, error: BaseException) -> None:
+        self._pending = None
+        self._say(f"Could not list the backups: {error}", error=True)
+
+    # -- back up now --------------------------------------------------------------------
+
+    def back_up_now(self) -> None:
+        if self._backing_up:
+            return
+        self._backing_up = True
+        self._update_actions()
+        self._say("Backing up… (the window stays usable)")
+        self._run(lambda: self.service.backup_now(Trigger.MANUAL),
+                  on_result=self._backed_up, on_error=self._backup_failed)
+
+    def _backed_up(self, info: BackupInfo) -> None:
+        self._backing_up = False
+        self._update_actions()
+        text = (f"Backed up to {info.path.name} ({human_size(info.size)}, verified, "
+                f"{info.duration_s:.1f} s)")
+        self._say(text)
+        self.reload()
+        self.backup_finished.emit(text)
+
+    def _backup_failed(self, error: BaseException) -> None:
+        self._backing_up = False
+        self._update_actions()
+        if isinstance(error, BackupBusy):
+            text = f"Not started: {error}. Try again when it has finished."
+        else:
+            text = f"The backup failed: {error}"
+        self._say(text, error=True)
+        self.reload()    # a failed attempt is recorded; show it
+        self.backup_finished.emit(text)
+
+    # -- verify, delete -----------------------------------------------------------------
+
+    def _action(self, work: Callable[[], Any], done: Callable[[Any], str],
+                failed: Callable[[BaseException], str], busy_text: str) -> None:
+        self._busy_action = True
+        self._update_actions()
+        self._say(busy_text)
+
+        def finish(text: str, error: bool) -> None:
+            self._busy_action = False
+            self._update_actions()
+            self._say(text, error)
+            self.reload()
+            self.action_finished.emit(text)
+
+        self._run(work, on_result=lambda value: finish(done(value), False),
+                  on_error=lambda exc: finish(failed(exc), True))
+
+    def verify_selected(self) -> None:
+        row = self.selected()
+        if row is None or row.path is None:
+            return
+        path = row.path
+
+        def stamp() -> str:
+            return utcnow().astimezone().strftime("%H:%M")
+
+        def done(result: VerifyResult) -> str:
+            self._checks[path] = f"ok (checked {stamp()})"
+            return (f"{path.name} is intact: it decrypts and its database passes the "
+                    f"integrity check ({human_size(result.plain_size)}, "
+                    f"{result.duration_s:.1f} s)")
+
+        def failed(error: BaseException) -> str:
+            self._checks[path] = f"FAILED {stamp()}"
+            return f"{path.name} failed verification: {error}"
+
+        self._action(lambda: self.service.verify(path), done, failed,
+                     f"Verifying {path.name}…")
+
+    def delete_selected(self) -> None:
+        row = self.selected()
+        if row is None or row.path is None:
+            return
+        path = row.path
+        answer = QMessageBox.question(
+            self, "Delete backup",
+            f"Delete the backup of {row.created_at.astimezone():%Y-%m-%d %H:%M}?\n\n"
+            f"{path}\n\nThe file is removed from disk. The newest verified backup is "
+            "never deleted.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._checks.pop(path, None)
+        self._action(lambda: self.service.delete(path), lambda _: f"Deleted {path.name}",
+                     lambda error: f"Not deleted: {error}", f"Deleting {path.name}…")
+
+    # -- export ---------------------------------------------------------------------------
+
+    def choose_export(self) -> None:
+        default = backup_name(utcnow()).replace(SUFFIX, f"-portable{SUFFIX}")
+        target, _ = QFileDialog.getSaveFileName(self, "Export a portable backup",
+                                                str(Path.home() / default),
+                                                f"WorkflowGuard backups (*{SUFFIX})")
+        if not target:
+            return
+        passphrase = self.ask_passphrase()
+        if passphrase is not None:
+            self.export_to(Path(target), passphrase)
+
+    def ask_passphrase(self) -> str | None:
+        """Twice, hidden. Only handed to the export; never kept on the page."""
+        first, ok = QInputDialog.getText(
+            self, "Portable backup passphrase",
+            "Passphrase for the portable copy (at least 8 characters; it is not stored "
+            "anywhere, so keep it safe):", QLineEdit.EchoMode.Password)
+        if not ok or not first:
+            return None
+        again, ok = QInputDialog.getText(self, "Portable backup passphrase",
+                                         "Repeat the passphrase:",
+                                         QLineEdit.EchoMode.Password)
+        if not ok:
+            return None
+        if again != first:
+            self._say("The passphrases differ; nothing was exported.", error=True)
+            return None
+        return first
+
+    def export_to(self, target: Path, passphrase: str) -> None:
+        self._action(lambda: self.service.export_portable(target, passphrase),
+                     lambda result: f"Exported a portable backup to {result.path} (verified)",
+                     lambda error: f"The export failed: {error}",
+                     f"Exporting to {target}…")
+
+    # -- restore ----------------------------------------------------------------------------
+
+    def restore_text(self, row: BackupRow) -> str:
+        assert row.path is not None
+        database = self.service.paths.database
+        return (f"Restoring replaces the whole store with the backup of "
+                f"{row.created_at.astimezone():%Y-%m-%d %H:%M}.\n\n"
+                f"The backup is verified first; if anything fails, the current store stays "
+                f"as it is. The current store is kept aside as "
+                f"{database.name}.before-restore-<time> in {database.parent}.\n\n"
+                f"A restore cannot run while WorkflowGuard has the store open. Quit "
+                f"WorkflowGuard (File → Quit; closing the window keeps it running in the "
+                f"tray), run this command in a terminal:\n\n"
+                f"{restore_command(row.path, self.service.paths)}\n\n"
+                f"then start WorkflowGuard again.")
+
+    def restore_selected(self) -> None:
+        row = self.selected()
+        if row is None or row.path is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Information, "Restore from a backup",
+                          self.restore_text(row), parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        copy = box.addButton("Copy command", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.exec()
+        if box.clickedButton() is copy:
+            self.copy_restore_command(row)
+
+    def copy_restore_command(self, row: BackupRow) -> None:
+        assert row.path is not None
+        command = restore_command(row.path, self.service.paths)
+        QGuiApplication.clipboard().setText(command)
+        self._say(f"Copied: {command}")

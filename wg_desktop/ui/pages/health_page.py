@@ -1,0 +1,373 @@
+"""Health page: each portal's status at a glance, live charts over a chosen
+period, API usage per endpoint, the alert list, and "Export report…".
+
+Every read is one aggregated query set (``services.reports.dashboard``) run
+off the GUI thread when the page is shown and every minute while it stays
+visible; a late answer for a period no longer selected is dropped. The
+charts (pyqtgraph) are built on first show, so a window that never opens this
+page never imports pyqtgraph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame,
+                               QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
+
+from wg_desktop.services.alerts import AlertService, AlertState
+from wg_desktop.services.audit import AuditLog
+from wg_desktop.services.health import EndpointUsage
+from wg_desktop.services.reports import (CHART_ORDER, PERIODS, Dashboard, ReportFormat, Tile,
+                                         build_report, dashboard, parse_period)
+
+REFRESH_MS = 60_000
+PERIOD_CHOICES = (("1 h", "1h"), ("24 h", "24h"), ("7 d", "7d"), ("30 d", "30d"))
+STATUS_COLOURS = {"healthy": ("#e7f5ea", "#1b7a2f"), "degraded": ("#fff4e5", "#8a5a00"),
+                  "unhealthy": ("#fdecea", "#b3261e"), None: ("#f1f1f1", "#555555")}
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
+
+
+def _when(value: Any) -> str:
+    return "never" if value is None else value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class StatusTile(QFrame):
+    """One portal: status, uptime, average response, error rate, budget, last sync."""
+
+    def __init__(self, tile: Tile, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tile = tile
+        self.setObjectName("healthTile")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        background, colour = STATUS_COLOURS.get(tile.status, STATUS_COLOURS[None])
+        self.setStyleSheet(f"#healthTile {{ background:{background}; border:1px solid {colour};"
+                           f" border-radius:6px; }}")
+        status = tile.status or "not checked yet"
+        avg = "—" if tile.avg_response_ms is None else f"{tile.avg_response_ms / 1000:.2f} s"
+        budget = "—" if tile.rate_remaining is None else f"{tile.rate_remaining:,}"
+        self.label = QLabel(
+            f"<b>{_esc(tile.portal.name)}</b> <span style='color:#666'>({tile.portal.key})</span>"
+            f"<br><span style='color:{colour};font-size:14pt;font-weight:bold'>{status}</span>"
+            f"<br>Uptime {_pct(tile.uptime, 2)} · Avg response {avg}"
+            f"<br>Error rate {_pct(tile.error_rate)} · Budget left {budget}"
+            f"<br>Last sync {_when(tile.last_sync)}")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.setToolTip("\n".join(tile.reasons) or f"Checked {_when(tile.checked_at)}")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+
+
+def _esc(text: str) -> str:
+    import html
+    return html.escape(text)
+
+
+class _Table(QAbstractTableModel):
+    """A read-only table over a list of rows (tuples of display text)."""
+
+    def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.headers = tuple(headers)
+        self.rows: list[tuple[str, ...]] = []
+        self.items: list[Any] = []
+
+    def set_rows(self, items: Sequence[Any], rows: Sequence[tuple[str, ...]]) -> None:
+        self.beginResetModel()
+        self.items, self.rows = list(items), list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.headers[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if index.isValid() and role in (Qt.ItemDataRole.DisplayRole,
+                                        Qt.ItemDataRole.ToolTipRole):
+            return self.rows[index.row()][index.column()]
+        return None
+
+
+def _table_view(model: QAbstractTableModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().setVisible(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+class HealthPage(QWidget):
+    loaded = Signal(object)          # the Dashboard shown
+    alerts_loaded = Signal(int)      # alerts listed
+    exported = Signal(str)           # path of a written report
+    export_failed = Signal(str)
+
+    def __init__(self, store: Any, settings: Any, audit: AuditLog,
+                 run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.audit = audit
+        self.alert_service = AlertService(store, settings, audit)
+        self._run = run_off_gui_thread
+        self._pending: Any = None
+        self._pending_alerts: Any = None
+        self.board: Dashboard | None = None
+        self.plots: dict[str, Any] = {}
+        self.portal_keys: list[str] | None = None     # None: every portal
+
+        self.period = QComboBox()
+        for text, key in PERIOD_CHOICES:
+            self.period.addItem(text, key)
+        self.period.setCurrentIndex(1)
+        self.refresh_button = QPushButton("Refresh")
+        self.export_button = QPushButton("Export report…")
+        self.status_label = QLabel("")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Period:"))
+        bar.addWidget(self.period)
+        bar.addWidget(self.refresh_button)
+        bar.addStretch(1)
+        bar.addWidget(self.status_label)
+        bar.addWidget(self.export_button)
+
+        self.tiles_box = QWidget()
+        self.tiles_layout = QGridLayout(self.tiles_box)
+        self.tiles_layout.setContentsMargins(0, 0, 0, 0)
+        self.tiles: list[StatusTile] = []
+        self.charts_box = QWidget()
+        self.charts_layout = QGridLayout(self.charts_box)
+        self.charts_layout.setContentsMargins(0, 0, 0, 0)
+
+        self.endpoint_model = _Table(("Method", "Endpoint", "Calls", "Failed", "Avg response"),
+                                     self)
+        self.endpoint_view = _table_view(self.endpoint_model)
+        self.alert_model = _Table(("Severity", "Portal", "Alert", "Last seen", "Count", "State"),
+                                  self)
+        self.alert_view = _table_view(self.alert_model)
+        self.show_resolved = QCheckBox("Show resolved")
+        self.ack_button = QPushButton("Acknowledge selected")
+        alerts_bar = QHBoxLayout()
+        alerts_bar.addWidget(QLabel("<b>Alerts</b>"))
+        alerts_bar.addStretch(1)
+        alerts_bar.addWidget(self.show_resolved)
+        alerts_bar.addWidget(self.ack_button)
+        alerts_box = QWidget()
+        alerts_column = QVBoxLayout(alerts_box)
+        alerts_column.setContentsMargins(0, 0, 0, 0)
+        alerts_column.addLayout(alerts_bar)
+        alerts_column.addWidget(self.alert_view)
+        endpoints_box = QWidget()
+        endpoints_column = QVBoxLayout(endpoints_box)
+        endpoints_column.setContentsMargins(0, 0, 0, 0)
+        endpoints_column.addWidget(QLabel("<b>API usage per endpoint</b>"))
+        endpoints_column.addWidget(self.endpoint_view)
+        tables = QSplitter(Qt.Orientation.Horizontal)
+        tables.addWidget(endpoints_box)
+        tables.addWidget(alerts_box)
+
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.addWidget(self.tiles_box)
+        column.addWidget(self.charts_box)
+        column.addWidget(tables)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(scroll, 1)
+
+        self._timer = QTimer(self, interval=REFRESH_MS)
+        self._timer.timeout.connect(self.reload)
+        self.period.currentIndexChanged.connect(lambda index: self.reload())
+        self.refresh_button.clicked.connect(self.reload)
+        self.show_resolved.toggled.connect(lambda on: self.reload_alerts())
+        self.ack_button.clicked.connect(self.acknowledge_selected)
+        self.export_button.clicked.connect(self.choose_export_file)
+
+    # -- visibility: refresh while shown ----------------------------------------------
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._ensure_charts()
+        self.reload()
+        self._timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        # Nobody looks at a hidden page: stop querying every minute.
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def _ensure_charts(self) -> None:
+        if self.plots:
+            return
+        from wg_desktop.ui.charts import make_plot
+
+        for index, metric in enumerate(CHART_ORDER):
+            plot = make_plot(metric)
+            plot.setMinimumHeight(200)
+            self.plots[str(metric)] = plot
+            self.charts_layout.addWidget(plot, index // 2, index % 2)
+        if self.board is not None:
+            self._draw_charts(self.board)
+
+    # -- loading ------------------------------------------------------------------------
+
+    def period_key(self) -> str:
+        return self.period.currentData()
+
+    def set_period(self, key: str) -> None:
+        if key not in PERIODS:
+            raise ValueError(key)
+        self.period.setCurrentIndex(self.period.findData(key))
+
+    def reload(self) -> None:
+        if self._pending is not None:
+            self._pending.discard()   # its answer is for an outdated period
+        key = self.period_key()
+        portals = self.portal_keys
+
+        def load() -> Dashboard:
+            return dashboard(parse_period(key), portals)
+
+        self.status_label.setText("Loading…")
+        self._pending = self._run(load, on_result=self._show, on_error=self._error)
+        self.reload_alerts()
+
+    def reload_alerts(self) -> None:
+        if self._pending_alerts is not None:
+            self._pending_alerts.discard()
+        open_only = not self.show_resolved.isChecked()
+        service = self.alert_service
+        self._pending_alerts = self._run(lambda: service.alerts(open_only=open_only, limit=500),
+                                         on_result=self._show_alerts, on_error=self._error)
+
+    def _show(self, board: Dashboard) -> None:
+        self._pending = None
+        self.board = board
+        self._show_tiles(board.tiles)
+        self._draw_charts(board)
+        self._show_endpoints(board.endpoints)
+        self.status_label.setText(f"Updated {_when(board.period.until)} · "
+                                  f"{len(board.tiles)} portal(s)")
+        self.loaded.emit(board)
+
+    def _error(self, error: BaseException) -> None:
+        self.status_label.setText(f"Could not read the health data: {error}")
+
+    def _show_tiles(self, tiles: Sequence[Tile]) -> None:
+        for tile in self.tiles:
+            self.tiles_layout.removeWidget(tile)
+            tile.deleteLater()
+        self.tiles = [StatusTile(t) for t in tiles]
+        columns = 3
+        for index, tile in enumerate(self.tiles):
+            self.tiles_layout.addWidget(tile, index // columns, index % columns)
+        if not tiles:
+            self.status_label.setText("No portal yet: connect one to see its health.")
+
+    def _draw_charts(self, board: Dashboard) -> None:
+        if not self.plots:
+            return                      # not shown yet: drawn on first show
+        from wg_desktop.ui.charts import set_lines
+
+        names = {t.portal.key: t.portal.name for t in board.tiles}
+        x_range = (board.period.since.timestamp(), board.period.until.timestamp())
+        for metric in CHART_ORDER:
+            set_lines(self.plots[str(metric)], board.series.lines.get(metric, ()), names,
+                      x_range)
+
+    def chart_points(self) -> dict[str, int]:
+        """Points drawn per chart (what the user sees, for the status line and tests)."""
+        counts = {}
+        for name, plot in self.plots.items():
+            counts[name] = sum(len(item.xData) for item in plot.plotItem.listDataItems()
+                               if item.xData is not None)
+        return counts
+
+    def _show_endpoints(self, usage: Sequence[EndpointUsage]) -> None:
+        self.endpoint_model.set_rows(usage, [
+            (u.method, u.endpoint, f"{u.calls:,}", f"{u.failed:,}", f"{u.avg_latency_ms:.0f} ms")
+            for u in usage])
+
+    def _show_alerts(self, alerts: list[AlertState]) -> None:
+        self._pending_alerts = None
+        self.alert_model.set_rows(alerts, [
+            (a.severity, a.portal_key or "—", a.title, _when(a.last_seen), str(a.count),
+             "resolved" if a.resolved_at else "acknowledged" if a.acknowledged_at else "open")
+            for a in alerts])
+        self.alerts_loaded.emit(len(alerts))
+
+    # -- acting -------------------------------------------------------------------------
+
+    def selected_alerts(self) -> list[AlertState]:
+        rows = sorted({i.row() for i in self.alert_view.selectionModel().selectedRows()})
+        return [self.alert_model.items[r] for r in rows]
+
+    def acknowledge_selected(self) -> None:
+        ids = [a.id for a in self.selected_alerts()]
+        if not ids:
+            self.status_label.setText("Select the alerts to acknowledge first.")
+            return
+        service = self.alert_service
+        self._run(lambda: [service.acknowledge(i) for i in ids],
+                  on_result=lambda done: (self.status_label.setText(
+                      f"Acknowledged {len(done)} alert(s)."), self.reload_alerts()),
+                  on_error=self._error)
+
+    def choose_export_file(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export health report", f"health-report-{self.period_key()}.pdf",
+            "PDF (*.pdf);;HTML (*.html)")
+        if path:
+            fmt = ReportFormat.HTML if path.lower().endswith((".html", ".htm")) or \
+                "HTML" in chosen else ReportFormat.PDF
+            self.export_report(Path(path), fmt)
+
+    def export_report(self, path: Path, fmt: ReportFormat) -> None:
+        """The same report as ``wg-desktop report``: data off the GUI thread,
+        charts drawn here (they are graphics items), the file written off it."""
+        from wg_desktop.ui.report_render import render_charts, report_bytes, write_report
+
+        key, portals, audit = self.period_key(), self.portal_keys, self.audit
+        self.export_button.setEnabled(False)
+        self.status_label.setText("Building the report…")
+
+        def failed(error: BaseException) -> None:
+            self.export_button.setEnabled(True)
+            self.status_label.setText(f"Export failed: {error}")
+            self.export_failed.emit(str(error))
+
+        def written(_: Any) -> None:
+            self.export_button.setEnabled(True)
+            self.status_label.setText(f"Report written to {path}")
+            self.exported.emit(str(path))
+
+        def built(report: Any) -> None:
+            try:
+                charts = render_charts(report)
+            except Exception as exc:      # a chart must not lose the whole export
+                failed(exc)
+                return
+            self._run(lambda: write_report(path, report_bytes(report, fmt, charts)),
+                      on_result=written, on_error=failed)
+
+        self._run(lambda: build_report(audit, parse_period(key), portals),
+                  on_result=built, on_error=failed)
