@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench system-deps clean
+.PHONY: run test bench system-deps clean wheel-check dist dist-check install-desktop uninstall-desktop
 
 system-deps:
 	@scripts/install-system-deps.sh
@@ -24,5 +24,16 @@ test: system-deps $(STAMP)
 bench: system-deps $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# The wheel, installed into a clean virtualenv, runs (see packaging/README.md).
+wheel-check: system-deps $(STAMP)
+	packaging/wheel_check.sh $(BIN)/python $(PYTHON)
+
+# The launcher entry, AppStream metadata and icons in the user's XDG folders.
+install-desktop: system-deps $(STAMP)
+	packaging/desktop_files.sh install "$(abspath $(BIN))/wg-desktop-gui"
+
+uninstall-desktop:
+	packaging/desktop_files.sh uninstall
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

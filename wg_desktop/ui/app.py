@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QThreadPool, 
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from wg_desktop.config import Settings, SettingError
-from wg_desktop.constants import APP_DISPLAY_NAME
+from wg_desktop.constants import APP_DISPLAY_NAME, APP_ID
 from wg_desktop.context import AppContext, InstanceBusy, SetupError, build_context
 from wg_desktop.logging_setup import configure_logging
 from wg_desktop.paths import Paths
@@ -35,6 +35,7 @@ from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.main_window import MainWindow
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.scheduler import JobScheduler
+from wg_desktop.ui.single_instance import SingleInstance, bring_forward
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +282,27 @@ def run_gui(data_dir: str | None = None) -> int:
     app.setApplicationName(APP_DISPLAY_NAME)
     app.setOrganizationName("WorkflowGuard")
     app.setWindowIcon(app_icon())
+    # Matches the window to resources/<APP_ID>.desktop (Wayland app id, launchers).
+    app.setDesktopFileName(APP_ID)
     # The tray keeps the app (and its backups) alive when the window closes.
     app.setQuitOnLastWindowClosed(False)
     paths = Paths.resolve(data_dir)
+    # One window per data folder: a second launch brings the first forward
+    # and stops before it opens the store.
+    guard = SingleInstance(paths.data_dir)
+    try:
+        claimed = guard.claim()
+    except OSError as exc:
+        QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
+        return 1
+    if not claimed:
+        if guard.hand_over():
+            log.info("%s is already open in another window; brought it forward", paths.data_dir)
+            return 0
+        QMessageBox.critical(None, APP_DISPLAY_NAME,
+                             f"{APP_DISPLAY_NAME} is already running on {paths.data_dir} "
+                             "but does not answer. Close it (or end its process) and try again.")
+        return 1
     ctx = open_context(paths)
     if ctx is None:
         return 1
@@ -301,6 +320,7 @@ def run_gui(data_dir: str | None = None) -> int:
         return 1
     window = create_main_window(ctx, pool, hubspot)
     install_crash_handlers(ctx.registry, lambda: window)
+    guard.activated.connect(lambda: bring_forward(window))
     if window.tray is None:
         app.setQuitOnLastWindowClosed(True)
     app.aboutToQuit.connect(window.scheduler.stop)
