@@ -23,7 +23,7 @@ from wg_desktop.services.backups import (BackupBusy, BackupError, BackupService,
                                          snapshot_plain)
 from wg_desktop.store.backup_models import BackupRecord, BackupStatus
 from wg_desktop.store.db import open_store
-from wg_desktop.store.models import AppState, Outcome
+from wg_desktop.store.models import AppState, Outcome, Portal
 
 
 def _put(ctx, value: str) -> None:
@@ -258,3 +258,24 @@ def test_a_start_removes_what_an_interrupted_backup_left_and_counts_backups_in_r
         assert "backups" in [p.name for p in again.retention.policies]
     finally:
         again.close()
+
+
+def test_two_restores_in_one_second_each_keep_the_store_they_replaced(tmp_path):
+    from wg_desktop.services.backups import _keep_aside
+
+    key = os.urandom(32)
+    db = tmp_path / "workflowguard.db"
+    kept = []
+    for content in ("first", "second"):
+        store = open_store(db, key)
+        Portal.create(hub_id=len(kept) + 1, name=content)
+        store.close()
+        kept.append(_keep_aside(db, key, "20261201T120000Z"))
+        db.unlink(missing_ok=True)
+    assert kept[0] != kept[1]
+    names = []
+    for path in kept:
+        store = open_store(path, key)
+        names.append([p.name for p in Portal.select()])
+        store.close()
+    assert names == [["first"], ["second"]]

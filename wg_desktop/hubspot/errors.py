@@ -186,8 +186,10 @@ class CircuitOpenError(HubSpotError):
 
     def __init__(self, portal_key: str, retry_in: float, **kw: object) -> None:
         kw.setdefault("user_message", self.default_user_message)
-        super().__init__(f"HubSpot is unavailable — showing stored data (portal {portal_key}; "
-                         f"next attempt in {max(0.0, retry_in):.0f} s)", **kw)  # type: ignore[arg-type]
+        # The technical message only adds what the user message lacks: callers
+        # show "<user message> (<message>)", which must not say it twice.
+        super().__init__(f"circuit open for portal {portal_key}; next attempt in "
+                         f"{max(0.0, retry_in):.0f} s", **kw)  # type: ignore[arg-type]
         self.portal_key = portal_key
         self.retry_in = retry_in
 

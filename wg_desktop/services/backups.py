@@ -734,6 +734,16 @@ def _discard_sidecars(path: Path) -> None:
         Path(f"{path}{extra}").unlink(missing_ok=True)
 
 
+def _unused_name(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``…: two restores within one second must
+    each keep their own copy of the store they replaced."""
+    candidate, n = path, 1
+    while candidate.exists() or Path(f"{candidate}-wal").exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def _keep_aside(db: Path, key: bytes, stamp: str) -> Path | None:
     """Keep the current store as ``<name>.before-restore-<time>`` (with its
     WAL) and leave no WAL behind that SQLite would replay into the new file."""
@@ -749,9 +759,11 @@ def _keep_aside(db: Path, key: bytes, stamp: str) -> Path | None:
             conn.close()
     except Exception as exc:   # a damaged store: keep its WAL beside the copy instead
         log.info("no checkpoint before restore (%s)", exc)
-    kept = db.with_name(f"{db.name}.before-restore-{stamp}")
+    kept = _unused_name(db.with_name(f"{db.name}.before-restore-{stamp}"))
     try:
         os.link(db, kept)          # the same bytes under a second name, no copy
+    except FileExistsError:
+        raise                      # never overwrite a copy kept by an earlier restore
     except OSError:
         shutil.copy2(db, kept)
     wal = Path(f"{db}-wal")

@@ -70,3 +70,12 @@ def test_circuit_open_and_cancel_messages():
     assert err.user_message == "HubSpot is unavailable — showing stored data"
     assert err.retry_in == 42.0
     assert isinstance(RateLimitWaitCancelled("x"), RequestCancelled)
+
+
+def test_an_open_circuit_is_not_announced_twice_when_shown_with_its_detail():
+    from wg_desktop.hubspot.errors import CircuitOpenError
+
+    err = CircuitOpenError("42", 12.0)
+    shown = f"{err.user_message} ({err})"
+    assert shown.count("HubSpot is unavailable") == 1
+    assert "next attempt in 12 s" in shown
