@@ -17,7 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         # Qt is imported only when the window is wanted, so the CLI starts fast.
         from wg_desktop.ui.app import run_gui
 
-        return run_gui(args.data_dir)
+        return run_gui(args.data_dir, minimized=args.minimized)
+    if args.minimized:
+        # Accepting it silently would suggest a command can run in the tray.
+        parser.error("--minimized only applies to the app window, not to a command")
     return run_command(args)
 
 

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from wg_desktop.config import BY_KEY, REGISTRY, SettingError, Source
+from wg_desktop.config import BY_KEY, REGISTRY, FeatureOff, Settings, SettingError, Source
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext, SetupError, build_context
 from wg_desktop.logging_setup import configure_logging
@@ -28,7 +28,7 @@ from wg_desktop.security.redaction import redact
 from wg_desktop.security.keys import DatabaseKeyMissing
 from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
 from wg_desktop.services.audit import AuditQuery
-from wg_desktop.services.settings_service import SettingsService
+from wg_desktop.services.settings_service import SettingsService, effective
 from wg_desktop.hubspot.errors import HubSpotError
 from wg_desktop.services.connection import ConnectError
 from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
@@ -99,9 +99,49 @@ def error_line(exc: BaseException, registry=None) -> str:
     return "wg-desktop: error: " + redact(" ".join(text.split()), registry)
 
 
-# Commands that work even with the api_access feature off: they are how it is turned on.
-# doctor too: it must run on a store too damaged to open for the feature check.
-ALWAYS_AVAILABLE = frozenset({"settings", "paths", "demo-portal", "doctor"})
+# Commands that work with the api_access feature off: reading the settings (to see
+# why the rest is refused) and where the files are. 'settings set' is not among
+# them, so the command line cannot switch itself back on; the window can. doctor
+# stays too: it is the way out when the store is too damaged for the window to
+# open, which is where api_access would be switched back on.
+ALWAYS_AVAILABLE = frozenset({"paths", "settings get", "settings list", "doctor"})
+
+# The feature flags each command needs. Browsing stored versions is what
+# version_history names; capturing them ('sync') goes on while it is off, so the
+# history is whole when it is turned back on (background sync follows realtime_sync).
+COMMAND_FEATURES: dict[str, tuple[str, ...]] = {
+    "history": ("version_history",),
+    "show": ("version_history",),
+    "describe": ("version_history",),
+    "search": ("version_history",),
+    "restore": ("version_history",),
+    "changes": ("version_history",),
+    "diff": ("version_history", "workflow_comparison"),
+    "report": ("advanced_analytics",),
+}
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    if args.command == "settings":
+        return f"settings {args.settings_command}"
+    return args.command or ""
+
+
+def check_features(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse a command whose feature flag is off, with one line naming the flag."""
+    name = _command_name(args)
+    if name in ALWAYS_AVAILABLE:
+        return
+    if not settings.feature_enabled("api_access"):
+        if settings.overridden_by_env("features.api_access"):
+            how = f"unset {BY_KEY['features.api_access'].env_var} to turn it on"
+        else:
+            how = ("turn it on in the app's Settings dialog (Features): the command line "
+                   "cannot turn it back on, only 'settings get', 'settings list', 'paths' "
+                   "and 'doctor' work")
+        raise FeatureOff("api_access", how)
+    for feature in COMMAND_FEATURES.get(name, ()):
+        settings.require_feature(feature)
 
 
 class CliError(RuntimeError):
@@ -189,11 +229,15 @@ def cmd_settings_list(args: argparse.Namespace, env: CliEnv) -> int:
     for setting in REGISTRY:
         source = settings.source(setting.key)
         if setting.is_secret:
-            value = "(set)" if source is not Source.DEFAULT else "(not set)"
+            value, shown_source = ("(set)" if source is not Source.DEFAULT else "(not set)",
+                                   str(source))
         else:
-            value = settings.get(setting.key)
+            # What is in force, not only what is stored (the demo portal overrules
+            # hubspot.mock_mode when nothing else is configured).
+            state = effective(settings, setting.key)
+            value, shown_source = state.value, state.source
         rows.append({"key": setting.key, "value": list(value) if isinstance(value, tuple)
-                     else value, "source": str(source), "env": setting.env_var,
+                     else value, "source": shown_source, "env": setting.env_var,
                      "type": str(setting.kind), "description": setting.description})
     if args.json:
         emit_json(rows)
@@ -216,8 +260,11 @@ def cmd_settings_get(args: argparse.Namespace, env: CliEnv) -> int:
     if setting.is_secret:
         print("(set)" if settings.source(setting.key) is not Source.DEFAULT else "(not set)")
     else:
-        value = settings.get(setting.key)
+        state = effective(settings, setting.key)
+        value = state.value
         print(json.dumps(list(value) if isinstance(value, tuple) else value))
+        if state.source.startswith("effective"):
+            print(f"note: {state.source}", file=sys.stderr)
     return 0
 
 
@@ -319,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show warnings on stderr (-vv: everything, and tracebacks)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="keep every file of this instance in DIR (also WG_DATA_DIR)")
+    parser.add_argument("--minimized", action="store_true",
+                        help="open the app in the tray, without its window (as the login "
+                             "entry does); window only, not with a COMMAND")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     _add(sub, "paths", cmd_paths, "show where data, settings and logs live", json_flag=True)
@@ -381,11 +431,10 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
     verbosity = getattr(args, "verbose", 0)
     env = CliEnv(Paths.resolve(args.data_dir, environ), environ, verbosity)
     try:
-        if args.command not in ALWAYS_AVAILABLE and not env.context().settings.feature_enabled(
-                "api_access"):
-            raise CliError("API access (command line and scripting) is turned off; turn it on "
-                           "in the app's settings or with 'wg-desktop settings set "
-                           "features.api_access true'.")
+        if _command_name(args) not in ALWAYS_AVAILABLE:
+            # The settings file alone, not the context: no keychain or store is
+            # opened for a command that is about to be refused.
+            check_features(args, Settings.load(env.paths.settings_file, env.environ))
         return args.handler(args, env)
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do.

@@ -129,12 +129,15 @@ def test_data_dir_option_keeps_every_file_in_one_folder(file_env, tmp_path):
     assert all(value.startswith(str(folder)) for value in paths.values())
 
 
-def test_api_access_feature_off_blocks_scripting_but_not_settings(file_env):
+def test_api_access_feature_off_blocks_scripting_and_the_cli_cannot_undo_it(file_env):
+    # More cases in tests/e2e/test_feature_flags.py; this one runs the real process.
     assert run(["settings", "set", "features.api_access", "false"], file_env).returncode == 0
     blocked = run(["audit", "list"], file_env)
     assert blocked.returncode == 2 and "API access" in blocked.stderr
-    assert run(["settings", "set", "features.api_access", "true"], file_env).returncode == 0
-    assert run(["audit", "list"], file_env).returncode == 0
+    undo = run(["settings", "set", "features.api_access", "true"], file_env)
+    assert undo.returncode == 2 and "cannot turn it back on" in undo.stderr
+    assert run(["audit", "list"], file_env).returncode == 2
+    assert run(["settings", "get", "features.api_access"], file_env).stdout.strip() == "false"
 
 
 def test_database_key_override_is_environment_only(file_env):

@@ -85,7 +85,7 @@ def test_missing_settings_file_and_no_path_give_defaults(tmp_path):
 def test_derived_env_var_names():
     assert BY_KEY["limits.audit_entries"].env_var == "WG_LIMITS_AUDIT_ENTRIES"
     assert BY_KEY["features.audit_logging"].env_var == "WG_FEATURES_AUDIT_LOGGING"
-    assert BY_KEY["security.encrypt_tokens"].env_var == "HUBSPOT_ENCRYPT_TOKENS"
+    assert BY_KEY["hubspot.mock_mode"].env_var == "HUBSPOT_MOCK_MODE"
 
 
 # -- parsing of every kind ------------------------------------------------------------
@@ -159,7 +159,7 @@ BAD_VALUES = [
     # INT min / max
     ("ratelimit.per_minute", "0"), ("ratelimit.per_minute", "100001"),
     ("ratelimit.per_minute", -5), ("http.max_connections", 11), ("limits.webhooks", 51),
-    ("limits.api_keys", 11), ("notify.smtp_port", 70000), ("schedule.health_check_interval", 9),
+    ("notify.smtp_port", 70000), ("schedule.health_check_interval", 9),
     ("token.refresh_buffer", 1801),
     # FLOAT
     ("http.timeout", "slow"), ("http.timeout", False), ("http.timeout", None),
@@ -263,7 +263,6 @@ def test_registry_keys_and_env_vars_are_unique():
     ("WG_RATELIMIT_PER_DAY", "lots", "ratelimit.per_day"),
     ("HUBSPOT_LOG_LEVEL", "chatty", "logging.level"),
     ("HUBSPOT_MOCK_MODE", "perhaps", "hubspot.mock_mode"),
-    ("HUBSPOT_ENCRYPT_TOKENS", "2", "security.encrypt_tokens"),
     ("HUBSPOT_REDIRECT_URI", "localhost/cb", "hubspot.redirect_uri"),
     ("WG_LIMITS_WEBHOOKS", "51", "limits.webhooks"),
     ("WG_NOTIFY_WEBHOOK_URLS", json.dumps(["https://x.example"] * 51), "notify.webhook_urls"),
@@ -435,7 +434,6 @@ REQUIRED_ENV_VARS = {
     "HUBSPOT_REDIRECT_URI": ("hubspot.redirect_uri", Kind.URL),
     "HUBSPOT_LOG_LEVEL": ("logging.level", Kind.CHOICE),
     "HUBSPOT_DETAILED_LOGGING": ("logging.detailed", Kind.BOOL),
-    "HUBSPOT_ENCRYPT_TOKENS": ("security.encrypt_tokens", Kind.BOOL),
     "HUBSPOT_TOKEN_ENCRYPTION_KEY": ("security.token_encryption_key", Kind.SECRET),
     "HUBSPOT_MOCK_MODE": ("hubspot.mock_mode", Kind.BOOL),
 }
@@ -451,14 +449,14 @@ def test_registry_has_every_required_env_var(env_var):
 
 
 FEATURE_NAMES = ["workflow_comparison", "version_history", "automatic_backups", "realtime_sync",
-                 "advanced_analytics", "team_collaboration", "audit_logging", "api_access"]
+                 "advanced_analytics", "audit_logging", "api_access"]
 
 
-def test_the_eight_feature_flags_default_to_on():
+def test_the_seven_feature_flags_default_to_on():
     assert sorted(FEATURES) == sorted(FEATURE_NAMES)
     settings = Settings.load(None, {})
     flags = [s for s in REGISTRY if s.key.startswith("features.")]
-    assert len(flags) == 8
+    assert len(flags) == 7
     for name in FEATURE_NAMES:
         setting = BY_KEY[f"features.{name}"]
         assert setting.kind is Kind.BOOL
@@ -483,8 +481,8 @@ REQUIREMENT_DEFAULTS = [
     ("retention.versions_days", 365), ("retention.audit_days", 730),
     ("retention.health_days", 30),
     ("limits.workflows", 1000), ("limits.versions_per_workflow", 1000),
-    ("limits.audit_entries", 10_000), ("limits.webhooks", 50), ("limits.api_keys", 10),
-    ("logging.level", "info"), ("security.encrypt_tokens", True),
+    ("limits.audit_entries", 10_000), ("limits.webhooks", 50),
+    ("logging.level", "info"),
     ("hubspot.mock_mode", False),
 ]
 
