@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import signal
 import sys
 import threading
 import traceback
@@ -29,6 +30,7 @@ from wg_desktop.services.backups import BackupService, Trigger
 from wg_desktop.services.alerts import HealthServices, build_health_services
 from wg_desktop.services.health import check_summary
 from wg_desktop.services.job_runs import WriteBehindJobRunStore
+from wg_desktop.services.settings_service import SettingsService
 from wg_desktop.services.schedule import DailyAt, Interval, JobSpec
 from wg_desktop.store.db import Store, StoreError
 from wg_desktop.ui.jobs import run_off_gui_thread
@@ -274,7 +276,28 @@ def connect_demo_portal(window: MainWindow, services: HubSpotServices) -> None:
                                                      error))
 
 
-def run_gui(data_dir: str | None = None) -> int:
+INTERRUPT_POLL_MS = 200
+
+
+def quit_on_interrupt(quit_app: Callable[[], None], parent: QObject) -> QTimer:
+    """Ctrl-C in the terminal quits as File → Quit does (jobs stopped, layout
+    saved). Python runs signal handlers only between its own bytecodes, and the
+    event loop waits in C++: a timer hands the interpreter control a few times
+    a second so the handler runs."""
+    def interrupted(signum: int, frame: Any) -> None:
+        log.info("interrupted from the terminal; quitting")
+        quit_app()
+
+    signal.signal(signal.SIGINT, interrupted)
+    wake = QTimer(parent, interval=INTERRUPT_POLL_MS)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    return wake
+
+
+def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
+    """Open the app on ``data_dir``; ``minimized`` starts it in the tray (the
+    login entry's --minimized), where the platform has a tray."""
     if QCoreApplication.instance() is None:
         # QtWebEngine (the sign-in view, loaded later) shares OpenGL contexts.
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
@@ -307,6 +330,9 @@ def run_gui(data_dir: str | None = None) -> int:
     if ctx is None:
         return 1
     configure_logging(paths, ctx.settings, ctx.registry)
+    # The login entry follows the setting in force, even one set only in the
+    # environment or the settings file (a few bytes of one small file).
+    SettingsService(ctx.settings, ctx.secrets, ctx.audit).reconcile_autostart()
     pool = QThreadPool.globalInstance()
     # A read-only store (read-only folder, damaged file) is browsed offline:
     # no HubSpot calls (their records and budgets are writes) and no
@@ -324,7 +350,11 @@ def run_gui(data_dir: str | None = None) -> int:
     if window.tray is None:
         app.setQuitOnLastWindowClosed(True)
     app.aboutToQuit.connect(window.scheduler.stop)
-    window.show()
+    quit_on_interrupt(window.quit, window)
+    # Hidden only when the tray can bring it back: without a tray a hidden
+    # window could not be reached at all.
+    if not (minimized and window.tray is not None):
+        window.show()
     if not browsing_only:
         QTimer.singleShot(0, window.scheduler.start)
         QTimer.singleShot(0, lambda: connect_demo_portal(window, hubspot))

@@ -7,19 +7,26 @@ and all reads go through the off-GUI-thread runner.
 from __future__ import annotations
 
 import html
+import platform
+import sys
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QMainWindow, QMenu, QMessageBox, QProgressBar,
-                               QPushButton, QStackedWidget, QStatusBar, QSystemTrayIcon,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6 import __version__ as PYSIDE_VERSION
+from PySide6.QtCore import (QByteArray, QObject, QSettings, QSize, Qt, QTimer, QUrl, Signal,
+                            qVersion)
+from PySide6.QtGui import (QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence,
+                           QResizeEvent, QShortcut)
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDialog,
+                               QDialogButtonBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMenu,
+                               QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSplitter,
+                               QStackedWidget, QStatusBar, QSystemTrayIcon, QTextEdit, QToolBar,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from wg_desktop.config import FEATURES
+from wg_desktop.config import FEATURES, Settings
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext
 from wg_desktop.services.backups import BackupService
@@ -34,15 +41,99 @@ from wg_desktop.ui.pages.audit_page import AuditPage
 from wg_desktop.ui.pages.backups_page import BackupsPage
 from wg_desktop.ui.pages.connection_page import ConnectionPage
 from wg_desktop.ui.pages.health_page import HealthPage
+from wg_desktop.ui.pages.history_panel import COMPARE_SHORTCUT
 from wg_desktop.ui.pages.jobs_page import JobsPage
 from wg_desktop.ui.pages.search_page import SearchPage
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
+from wg_desktop.security.redaction import redact
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.settings_dialog import SettingsDialog
 
 STATUS_REFRESH_MS = 5_000
 NO_PORTAL = "No portal"
 DEMO_BANNER = "Demo portal — sample data, not your HubSpot"
+# Window geometry, splitter positions and column widths (not settings: nothing
+# in them is worth validating, syncing or showing in the settings dialog).
+UI_STATE_FILE = "window-state.ini"
+# Bumped when pages change shape, so a layout saved by an older version is
+# ignored rather than applied to different splitters and columns.
+UI_STATE_VERSION = 1
+# The first start's size: room for the history's columns and a readable JSON
+# tree; never below the size the pages were laid out for (a window manager
+# fits that to a smaller screen itself).
+DEFAULT_SIZE = QSize(1280, 860)
+MINIMUM_DEFAULT_SIZE = QSize(1100, 720)
+# Keys that act inside a page; the window's own shortcuts come from its actions.
+PAGE_KEYS = (("Tab / Shift+Tab", "Move to the next / previous control"),
+             ("Arrow keys", "Move within a list or table"),
+             ("Enter", "Open the selected search result"),
+             (COMPARE_SHORTCUT, "Compare versions (in a workflow's history)"))
+
+
+class ElidedLabel(QLabel):
+    """A status-bar label whose text is cut with "…" to the room it has: a long
+    message never widens the window. The whole text is in the tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self.setToolTip(text)
+        self.updateGeometry()
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        # Ask for the whole text when there is room...
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self._full) + margins.left() \
+            + margins.right() + 2
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        # ...but never insist on it: the window's minimum width stays put.
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        room = self.contentsRect().width()
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                      max(room, 0)))
+
+
+def diagnostics_text(ctx: AppContext, settings: Settings) -> str:
+    """What a bug report needs: versions, platform, folders and the settings,
+    secrets left out. Secret settings are never read (``Settings.items`` gives
+    None for them), and the text goes through the log redactor as well, in case
+    a secret value sits inside an ordinary setting such as a URL."""
+    paths = ctx.paths
+    lines = [f"{APP_DISPLAY_NAME} {APP_VERSION}",
+             f"Python {platform.python_version()} ({sys.implementation.name})",
+             f"Qt {qVersion()} · PySide6 {PYSIDE_VERSION}",
+             f"Platform: {platform.platform()}",
+             f"Data folder: {paths.data_dir}",
+             f"Config folder: {paths.config_dir}",
+             f"Log: {paths.log_file}",
+             f"Secrets: {ctx.secrets.describe()}",
+             f"Store: {'read-only' if ctx.store.read_only else 'read-write'}",
+             "", "Settings (value [where it comes from]):"]
+    stored = settings.stored_secrets()      # which secrets are set, never their values
+    for setting, value in settings.items():
+        if setting.is_secret:
+            lines.append(f"  {setting.key} = (secret, "
+                         f"{'set' if setting.key in stored else 'not set'}; not shown)")
+        else:
+            lines.append(f"  {setting.key} = {value!r} [{settings.source(setting.key)}]")
+    return redact("\n".join(lines), ctx.registry)
 
 
 @dataclass
@@ -122,7 +213,7 @@ class MainWindow(QMainWindow):
         self._app_status: AppStatus | None = None
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setWindowIcon(app_icon())
-        self.resize(1100, 720)
+        self.resize(self._default_size())
 
         self.nav = QListWidget()
         self.nav.setFixedWidth(190)
@@ -202,6 +293,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._build_tray()
+        self._build_page_shortcuts()
+        self._tune_keyboard()
+        self.restore_ui_state()
         self._status_timer = QTimer(self, interval=STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
         self._status_timer.start()
@@ -411,9 +505,27 @@ class MainWindow(QMainWindow):
 
     # -- menus, status bar, tray ------------------------------------------------------
 
+    @staticmethod
+    def _keys(standard: QKeySequence.StandardKey, fallback: str) -> list[QKeySequence]:
+        """The platform's key for an action plus the one users expect everywhere:
+        Linux desktops define no Preferences key and Windows no Quit key."""
+        keys = [QKeySequence(fallback)]
+        keys += [k for k in QKeySequence.keyBindings(standard) if k not in keys]
+        return keys
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        self.settings_action = QAction("&Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        self.sync_action = QAction("S&ync now", self)
+        self.sync_action.setShortcuts(self._keys(QKeySequence.StandardKey.Refresh, "F5"))
+        self.sync_action.setToolTip("Sync the current portal's workflows (Workflows page)")
+        self.sync_action.triggered.connect(self.sync_now)
+        self.sync_action.setEnabled(self.hubspot is not None and
+                                    self._page_widget("Workflows") is self.workflows_page)
+        file_menu.addAction(self.sync_action)
+        file_menu.addSeparator()
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcuts(
+            self._keys(QKeySequence.StandardKey.Preferences, "Ctrl+,"))
         self.settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
@@ -428,13 +540,127 @@ class MainWindow(QMainWindow):
         self.backup_action.triggered.connect(self.back_up_now)
         file_menu.addAction(self.backup_action)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.quit)
-        file_menu.addAction(quit_action)
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcuts(self._keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
+        self.quit_action.triggered.connect(self.quit)
+        file_menu.addAction(self.quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        self.open_logs_action = QAction("Open the &log folder", self)
+        self.open_logs_action.triggered.connect(
+            lambda: self.open_folder(self.ctx.paths.log_file.parent))
+        help_menu.addAction(self.open_logs_action)
+        self.open_data_action = QAction("Open the &data folder", self)
+        self.open_data_action.triggered.connect(lambda: self.open_folder(self.ctx.paths.data_dir))
+        help_menu.addAction(self.open_data_action)
+        self.diagnostics_action = QAction("&Copy diagnostics", self)
+        self.diagnostics_action.setToolTip("Versions, platform, folders and settings (secrets "
+                                           "left out), for a bug report")
+        self.diagnostics_action.triggered.connect(self.copy_diagnostics)
+        help_menu.addAction(self.diagnostics_action)
+        help_menu.addSeparator()
         about = QAction("&About", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def _page_widget(self, title: str) -> QWidget | None:
+        return next((page.widget for page in self.pages if page.title == title), None)
+
+    def _build_page_shortcuts(self) -> None:
+        """Ctrl+F focuses the search box of the page on screen. Each shortcut
+        belongs to its page: Qt ignores the shortcuts of hidden widgets, so one
+        key serves every page (the Search page brings its own, the same way)."""
+        for page in self.pages:
+            box = getattr(page.widget, "search", None)
+            if isinstance(box, QLineEdit):
+                shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), page.widget)
+                shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+                shortcut.activated.connect(lambda box=box: self._focus_search(box))
+
+    @staticmethod
+    def _focus_search(box: QLineEdit) -> None:
+        box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        box.selectAll()
+
+    def _tune_keyboard(self) -> None:
+        """Tab moves between controls, arrows within them. Qt's tables take Tab
+        for moving between cells, so Tab never left a filled table; read-only
+        text views would take it as text."""
+        for view in self.findChildren(QAbstractItemView):
+            view.setTabKeyNavigation(False)
+        for text in self.findChildren(QPlainTextEdit) + self.findChildren(QTextEdit):
+            if text.isReadOnly():
+                text.setTabChangesFocus(True)
+
+    def sync_now(self) -> None:
+        """F5: the Workflows page's "Sync now", or why it cannot run."""
+        if self._page_widget("Workflows") is not self.workflows_page:
+            return
+        self.show_page("Workflows")
+        page = self.workflows_page
+        if page.syncing:
+            return
+        if page.sync_button.isEnabled():
+            page.start_sync()
+        else:
+            self.statusBar().showMessage(page.sync_button.toolTip() or
+                                         "Sync is not available right now", 8000)
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for Help → Keyboard shortcuts, read from the
+        actions themselves so the list cannot drift from what the keys do."""
+        native = QKeySequence.SequenceFormat.NativeText
+        rows = [(QKeySequence(QKeySequence.StandardKey.Find).toString(native),
+                 "Search on the current page")]
+        for action in (self.sync_action, self.settings_action, self.quit_action):
+            keys = ", ".join(k.toString(native) for k in action.shortcuts())
+            rows.append((keys, action.text().replace("&", "").rstrip("…")))
+        rows += [(QKeySequence(k).toString(native) if "+" in k else k, what)
+                 for k, what in PAGE_KEYS]
+        return rows
+
+    def show_shortcuts(self) -> QDialog:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        table = QTreeWidget()
+        table.setHeaderLabels(["Keys", "Action"])
+        table.setRootIsDecorated(False)
+        for keys, what in self.shortcut_rows():
+            QTreeWidgetItem(table, [keys, what])
+        table.resizeColumnToContents(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(460, 320)
+        dialog.open()
+        self.shortcuts_dialog = dialog
+        return dialog
+
+    def open_folder(self, folder: Path) -> bool:
+        """Show a folder in the file manager (the data, log folder)."""
+        opened = QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not opened:
+            self.statusBar().showMessage(f"Could not open {folder}", 8000)
+        return bool(opened)
+
+    def copy_diagnostics(self) -> None:
+        """Diagnostics to the clipboard; built off the GUI thread (the secret
+        flags come from the keychain)."""
+        ctx, settings = self.ctx, self.ctx.settings
+
+        def copy(text: str) -> None:
+            QGuiApplication.clipboard().setText(text)
+            self.statusBar().showMessage("Diagnostics copied to the clipboard "
+                                         "(no secrets included)", 8000)
+
+        self.runner(lambda: diagnostics_text(ctx, settings), on_result=copy,
+                    on_error=lambda error: self.statusBar().showMessage(
+                        f"Could not collect diagnostics: {error}", 8000))
 
     def _choose_export_file(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export workflows", "workflows.zip",
@@ -484,19 +710,21 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = QStatusBar()
         self.setStatusBar(bar)
-        self.connection_label = QLabel("No portal connected")
-        self.budget_label = QLabel("")
-        self.sync_label = QLabel("Last sync: never")
-        self.job_label = QLabel("")
+        # Elided labels: a long message must never widen the window.
+        self.connection_label = ElidedLabel("No portal connected")
+        self.budget_label = ElidedLabel("")
+        self.sync_label = ElidedLabel("Last sync: never")
+        self.job_label = ElidedLabel("")
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(160)
         self.job_progress.setVisible(False)
-        for widget in (self.connection_label, self.budget_label, self.sync_label):
-            bar.addWidget(widget)
+        for widget, stretch in ((self.connection_label, 2), (self.budget_label, 2),
+                                (self.sync_label, 1)):
+            bar.addWidget(widget, stretch)
         # Which HubSpot this window talks to, always in view: the demo, or the
         # configured API base (never silently the demo when a base is set).
-        self.target_label = QLabel(describe_target(self.hubspot) if self.hubspot else
-                                   "HubSpot not configured")
+        self.target_label = ElidedLabel(describe_target(self.hubspot) if self.hubspot else
+                                        "HubSpot not configured")
         self.target_label.setObjectName("hubspotTarget")
         bar.addPermanentWidget(self.target_label)
         bar.addPermanentWidget(self.job_label)
@@ -620,6 +848,61 @@ class MainWindow(QMainWindow):
     def show_about(self) -> None:
         QMessageBox.about(self, f"About {APP_DISPLAY_NAME}", self.about_text())
 
+    # -- remembered layout -------------------------------------------------------------
+
+    def _default_size(self) -> QSize:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return DEFAULT_SIZE
+        room = screen.availableGeometry().size() * 0.9
+        return DEFAULT_SIZE.boundedTo(room).expandedTo(MINIMUM_DEFAULT_SIZE)
+
+    def ui_state(self) -> QSettings:
+        return QSettings(str(self.ctx.paths.config_dir / UI_STATE_FILE),
+                         QSettings.Format.IniFormat)
+
+    def _remembered_parts(self) -> dict[str, QSplitter | QHeaderView]:
+        """The splitters and column headers of every page, by a key that holds
+        the page, the position and the shape (a changed page starts afresh)."""
+        parts: dict[str, QSplitter | QHeaderView] = {}
+        for page in self.pages:
+            group = page.title.replace(" ", "_").lower()
+            for i, splitter in enumerate(page.widget.findChildren(QSplitter)):
+                parts[f"{group}/splitter{i}x{splitter.count()}"] = splitter
+            headers = [h for h in page.widget.findChildren(QHeaderView)
+                       if h.orientation() == Qt.Orientation.Horizontal]
+            for i, header in enumerate(headers):
+                parts[f"{group}/columns{i}x{header.count()}"] = header
+        return parts
+
+    def save_ui_state(self) -> None:
+        """Window size and place, splitters and column widths, for the next start.
+        A few hundred bytes written at close: not worth a worker thread."""
+        state = self.ui_state()
+        state.clear()
+        state.setValue("version", UI_STATE_VERSION)
+        state.setValue("window/geometry", self.saveGeometry())
+        state.setValue("window/state", self.saveState(UI_STATE_VERSION))
+        for key, part in self._remembered_parts().items():
+            state.setValue(key, part.saveState())
+        state.sync()
+
+    def restore_ui_state(self) -> None:
+        """Read before the first paint, so the window opens as it was left."""
+        state = self.ui_state()
+        if int(state.value("version", 0) or 0) != UI_STATE_VERSION:
+            return
+        geometry = state.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        window_state = state.value("window/state")
+        if isinstance(window_state, QByteArray):
+            self.restoreState(window_state, UI_STATE_VERSION)
+        for key, part in self._remembered_parts().items():
+            saved = state.value(key)
+            if isinstance(saved, QByteArray):
+                part.restoreState(saved)
+
     # -- closing -----------------------------------------------------------------------
 
     def quit(self) -> None:
@@ -630,6 +913,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         # With a tray, closing the window keeps background jobs (backups, sync)
         # running; Quit ends the app.
+        self.save_ui_state()
         if self.tray is not None and not self.quitting:
             self.hide()
             self.notify(APP_DISPLAY_NAME, "Still running in the tray; background jobs "

@@ -319,6 +319,7 @@ class ConnectionPage(QWidget):
         self.scopes_note.setWordWrap(True)
         sign_in.addRow("Granted scopes:", self.scopes_view)
         sign_in.addRow(self.scopes_note)
+        self.sign_in_form = sign_in
 
         boxes = QHBoxLayout()
         boxes.addWidget(portal_box, 1)
@@ -453,12 +454,17 @@ class ConnectionPage(QWidget):
                                    else "Not needed (private app token)")
         self.scopes_model.setStringList(list(snap.scopes))
         missing = [s for s in OAUTH_SCOPES if s not in snap.scopes]
-        if snap.auth_kind == "oauth" and missing:
+        oauth = snap.auth_kind == "oauth"
+        # A private app token carries no scope list: an empty box would read as
+        # "nothing granted", so the row goes and the note says why.
+        self.sign_in_form.setRowVisible(self.scopes_view, oauth)
+        if oauth and missing:
             self.scopes_note.setText("Missing: " + ", ".join(missing))
-        elif snap.auth_kind == "oauth":
+        elif oauth:
             self.scopes_note.setText("All scopes WorkflowGuard needs are granted.")
         else:
-            self.scopes_note.setText("A private app's scopes are set in HubSpot; the token "
+            self.scopes_note.setText("Granted scopes: not applicable (private app token). "
+                                     "A private app's scopes are set in HubSpot; the token "
                                      "was checked for workflow access when it was connected.")
         self._render_state()
         self._tick()

@@ -97,16 +97,35 @@ class JobsPage(QWidget):
         layout.addWidget(self.runs_view, 2)
         self.run_button.clicked.connect(lambda: self._selected(self.scheduler.run_now))
         self.cancel_button.clicked.connect(lambda: self._selected(self.scheduler.cancel))
+        self.jobs_view.selectionModel().selectionChanged.connect(self._update_buttons)
         for signal in (scheduler.started, scheduler.finished, scheduler.failed,
                        scheduler.cancelled):
             signal.connect(self.refresh)
+        self._update_buttons()
+
+    def selected_job(self) -> str | None:
+        rows = self.jobs_view.selectionModel().selectedRows()
+        specs = self.scheduler.specs()
+        return specs[rows[0].row()].name if rows and rows[0].row() < len(specs) else None
 
     def _selected(self, action: Callable[[str], Any]) -> None:
-        rows = self.jobs_view.selectionModel().selectedRows()
-        if rows:
-            action(self.scheduler.specs()[rows[0].row()].name)
+        name = self.selected_job()
+        if name is not None:
+            action(name)
+
+    def _update_buttons(self, *_: Any) -> None:
+        # A button that would do nothing is greyed out rather than silently ignored.
+        name = self.selected_job()
+        running = name is not None and self.scheduler.is_running(name)
+        self.run_button.setEnabled(name is not None and not running)
+        self.cancel_button.setEnabled(running)
+        hint = "" if name is not None else "Select a job first"
+        self.run_button.setToolTip(hint or ("Already running" if running else ""))
+        self.cancel_button.setToolTip(hint or ("" if running else "The job is not running"))
 
     def refresh(self, *_: Any) -> None:
+        # The model reset drops the selection: keep the user's job selected.
+        selected = self.selected_job()
         rows = []
         for spec in self.scheduler.specs():
             due = self.scheduler.next_due(spec.name)
@@ -114,6 +133,10 @@ class JobsPage(QWidget):
                          due.astimezone().strftime("%Y-%m-%d %H:%M") if due else "—",
                          "running" if self.scheduler.is_running(spec.name) else "idle"))
         self.jobs_model.set_rows(rows)
+        names = [spec.name for spec in self.scheduler.specs()]
+        if selected in names:
+            self.jobs_view.selectRow(names.index(selected))
+        self._update_buttons()
         self._run(lambda: self.job_runs.recent(200), on_result=self._show_runs,
                   on_error=lambda error: None)
 
