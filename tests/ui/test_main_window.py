@@ -193,3 +193,24 @@ def test_a_read_only_store_is_announced_in_a_banner(qtbot, ctx):
 
 def test_a_writable_store_shows_no_banner(window):
     assert window.store_banner.isHidden()
+
+
+def test_workflow_comparison_off_hides_compare(qtbot, tmp_path):
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    ctx = make_context(tmp_path / "d", {"WG_FEATURES_WORKFLOW_COMPARISON": "false"})
+    win = create_main_window(ctx, SynchronousPool())
+    qtbot.addWidget(win)
+    try:
+        history = win.workflows_page.history
+        assert history.compare_button.isHidden()
+        assert history.compare() is None
+    finally:
+        win.quitting = True
+        win.close()
+        ctx.close()
+
+
+def test_workflow_comparison_on_offers_compare(window):
+    assert not window.workflows_page.history.compare_button.isHidden()

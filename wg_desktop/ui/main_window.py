@@ -309,7 +309,8 @@ class MainWindow(QMainWindow):
                               runner: Callable[..., Any]) -> WorkflowsPage:
         page = WorkflowsPage(WorkflowQueries(ctx.store, ctx.audit),
                              hubspot.sync if hubspot is not None else None, runner,
-                             restore=hubspot.restore if hubspot is not None else None)
+                             restore=hubspot.restore if hubspot is not None else None,
+                             comparison=ctx.settings.feature_enabled("workflow_comparison"))
         self.current_portal_changed.connect(page.set_portal)
         self.current_portal_changed.connect(lambda hub_id: self.refresh_status())
         page.sync_finished.connect(lambda result: self.refresh_status())

@@ -236,11 +236,14 @@ class HistoryPanel(QWidget):
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any],
                  parent: QWidget | None = None, *,
-                 restore: RestoreService | None = None) -> None:
+                 restore: RestoreService | None = None,
+                 comparison: bool = True) -> None:
         super().__init__(parent)
         self.queries = queries
         self._run = runner
         self.restore_service = restore
+        # The workflow_comparison feature: off hides Compare (button, menu, shortcut).
+        self.comparison = comparison
         self._restorable = False         # the shown workflow was synced (not imported)
         self._workflow_id: int | None = None
         self._history_task: Any = None
@@ -349,6 +352,7 @@ class HistoryPanel(QWidget):
         viewer_bar.addWidget(self.expand_button)
         viewer_bar.addWidget(self.collapse_button)
         viewer_bar.addWidget(self.compare_button)
+        self.compare_button.setVisible(comparison)
         viewer_bar.addWidget(self.restore_button)
         viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
@@ -459,7 +463,7 @@ class HistoryPanel(QWidget):
         """Open the diff view on two versions of this history; by default the
         selected version and the one before it. None when there is no history."""
         versions = self.versions_model.versions
-        if self._workflow_id is None or not versions:
+        if not self.comparison or self._workflow_id is None or not versions:
             return None
         total = len(versions)
         choices = [VersionChoice(info.id, total - row, version_label(total - row, info))
@@ -505,12 +509,14 @@ class HistoryPanel(QWidget):
             return
         version_id = index.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
-        compare = menu.addAction("Compare with the version before…")
-        compare.triggered.connect(lambda: self._compare_with_previous(version_id))
+        if self.comparison:
+            compare = menu.addAction("Compare with the version before…")
+            compare.triggered.connect(lambda: self._compare_with_previous(version_id))
         if self.can_restore:
             restore = menu.addAction("Restore this version…")
             restore.triggered.connect(lambda: self.restore_version(version_id))
-        menu.popup(self.timeline.viewport().mapToGlobal(position))
+        if menu.actions():
+            menu.popup(self.timeline.viewport().mapToGlobal(position))
 
     def _compare_with_previous(self, version_id: int) -> None:
         ids = [info.id for info in self.versions_model.versions]

@@ -439,7 +439,7 @@ class WorkflowsPage(QWidget):
     def __init__(self, queries: WorkflowQueries, sync: SyncService | None,
                  runner: Callable[..., Any], parent: QWidget | None = None, *,
                  restore: RestoreService | None = None,
-                 changes: ChangeFeed | None = None) -> None:
+                 changes: ChangeFeed | None = None, comparison: bool = True) -> None:
         super().__init__(parent)
         self.queries = queries
         # The feed only reads (and remembers the last look in) the same store.
@@ -516,7 +516,7 @@ class WorkflowsPage(QWidget):
                                (Column.PORTAL, "Agency client portal")):
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
 
-        self.history = HistoryPanel(queries, runner, restore=restore)
+        self.history = HistoryPanel(queries, runner, restore=restore, comparison=comparison)
         self.changes_model = ChangesTableModel(self)
         self.changes_table = QTableView()
         self.changes_table.setModel(self.changes_model)
