@@ -1,6 +1,7 @@
 """CLI commands that read what changed: ``diff`` (two versions of a workflow,
-or two workflows, across portals) and ``describe`` (a version in words).
-Both read the local store only and work offline."""
+or two workflows, across portals, or a version with what is live in HubSpot
+now) and ``describe`` (a version in words). Only ``diff --live`` reaches
+HubSpot; everything else reads the local store and works offline."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json
 from wg_desktop.flows.diff import FlowDiff, diff_flows, unified_lines
 from wg_desktop.flows.words import readable_lines, readable_text
+from wg_desktop.services.compare import LIVE_LABEL, CompareService
 from wg_desktop.services.portals import find_portal
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
 from wg_desktop.store.models import Workflow
@@ -66,8 +68,25 @@ def _number(queries: WorkflowQueries, workflow: Workflow, version_id: int) -> in
     return number
 
 
+def _live_sides(env: CliEnv, queries: WorkflowQueries, workflow: Workflow, refs: list[str]
+                ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """(the stored version, live now). Reaches HubSpot: a portal that needs a
+    reconnect or an unreachable HubSpot raise the errors the CLI maps to its
+    exit statuses (3, 1); a workflow deleted in HubSpot is one line (1)."""
+    if len(refs) > 1:
+        raise CliError("diff --live takes one version number (WORKFLOW [V] --live)")
+    info, stored = queries.version(workflow, refs[0] if refs else None)
+    count = len(queries.history(workflow))
+    old_label = _label(workflow, _number(queries, workflow, info.id), count)
+    live = CompareService(env.hubspot().clients, queries).live(workflow.id)
+    new_label = f"{LIVE_LABEL} ({live.hub_id}:{live.flow_id}, revision {live.revision_id})"
+    return (old_label, stored), (new_label, dict(live.definition))
+
+
 def cmd_diff(args: argparse.Namespace, env: CliEnv) -> int:
     queries = _queries(env)
+    if args.live and args.workflows:
+        raise CliError("--live compares one workflow: WORKFLOW [V] --live, not --workflows")
     if args.workflows:
         if args.refs:
             raise CliError("give either WORKFLOW [V1] [V2] or --workflows A B, not both")
@@ -83,7 +102,11 @@ def cmd_diff(args: argparse.Namespace, env: CliEnv) -> int:
             raise CliError("name a workflow: wg-desktop diff WORKFLOW [V1] [V2] "
                            "(or --workflows A B)")
         workflow = _find(queries, args.refs[0], args.portal)
-        (old_label, old), (new_label, new) = _versions(queries, workflow, args.refs[1:])
+        if args.live:
+            (old_label, old), (new_label, new) = _live_sides(env, queries, workflow,
+                                                             args.refs[1:])
+        else:
+            (old_label, old), (new_label, new) = _versions(queries, workflow, args.refs[1:])
     diff = diff_flows(old, new)
     _print(diff, old, new, old_label, new_label, args)
     return DIFFERENCES_FOUND if args.exit_code and not diff.identical else ExitCode.DONE
@@ -118,18 +141,25 @@ def cmd_describe(args: argparse.Namespace, env: CliEnv) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     diff = sub.add_parser(
-        "diff", help="what changed between two stored versions, or two workflows (offline)",
+        "diff", help="what changed between two stored versions, two workflows (offline), "
+                     "or a stored version and the live workflow (--live)",
         description="Compare two versions of a workflow (V2 defaults to the latest, V1 to the "
                     "one before V2; numbers as 'history' prints them, 1 = oldest), or the "
                     "latest versions of two workflows with --workflows A B (each WORKFLOW or "
-                    "PORTAL:WORKFLOW). Exits 0 when the comparison ran, differences or not; "
-                    "with --exit-code, 1 when they differ.")
+                    "PORTAL:WORKFLOW), or with --live a stored version (default: the latest) "
+                    "and what HubSpot holds now. Exits 0 when the comparison ran, differences "
+                    "or not; with --exit-code, 1 when they differ. With --live, 3 when the "
+                    "portal needs a reconnect and 1 when HubSpot cannot be read or the "
+                    "workflow was deleted there.")
     diff.add_argument("refs", nargs="*", metavar="WORKFLOW [V1] [V2]",
                       help="flow id or exact name, then up to two version numbers")
     diff.add_argument("--workflows", nargs=2, metavar=("A", "B"),
                       help="compare the latest versions of two workflows")
     diff.add_argument("--portal", type=int, metavar="HUB_ID",
                       help="the portal, when the same flow id is stored for several")
+    diff.add_argument("--live", action="store_true",
+                      help="compare the version with the workflow as HubSpot holds it now "
+                           "(reads HubSpot)")
     diff.add_argument("--json", action="store_true", help="machine-readable output")
     diff.add_argument("--unified", action="store_true",
                       help="a unified line diff of the canonical JSON")

@@ -18,11 +18,13 @@ from wg_desktop.store.models import Portal, PortalStatus, Workflow
 from wg_desktop.ui.app import StoreSessionPool
 from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.store.versions import add_version
-from wg_desktop.ui.pages.diff_view import (NO_DIFFERENCES_TEXT, TAG_ROLE, DiffView,
+from wg_desktop.services.compare import LIVE_LABEL
+from wg_desktop.ui.pages.diff_view import (LIVE_ID, NO_DIFFERENCES_TEXT, TAG_ROLE, DiffView,
                                            default_pair)
-from wg_desktop.ui.pages.history_panel import HistoryPanel
+from wg_desktop.ui.pages.history_panel import SELECTION_DEBOUNCE_MS, HistoryPanel
 
 WAIT = 10_000
+SELECTION_WAIT_MS = SELECTION_DEBOUNCE_MS + 100
 T0 = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.timezone.utc)
 
 
@@ -214,3 +216,131 @@ def test_a_late_answer_for_versions_no_longer_chosen_is_dropped(qtbot, ctx, quer
     qtbot.wait(100)
     assert view.result.old_id == history[2].id
     assert len(view.change_rows()) == 3
+
+
+# -- compare with live (demo portal) -------------------------------------------------------
+
+def rename_in_hubspot(demo, hub_id, flow_id, name):
+    """Someone renames the flow in HubSpot's editor; the app has not synced since."""
+    import httpx
+
+    from wg_desktop.demo.flows import READ_ONLY_KEYS as DEMO_READ_ONLY
+
+    flow = demo.get_flow(hub_id, flow_id)
+    body = {k: v for k, v in flow.items() if k not in DEMO_READ_ONLY}
+    body["name"] = name
+    answer = httpx.put(f"{demo.base_url}/automation/v4/flows/{flow_id}", json=body,
+                       headers={"Authorization": f"Bearer {demo.private_app_token(hub_id)}"})
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture
+def synced_flow(ctx, hubspot, demo):
+    """One synced demo flow (one stored version), renamed in HubSpot since."""
+    portal = hubspot.connection.connect_private_app(demo.private_app_token(demo.portal_ids[0]))
+    hubspot.sync.sync(portal.hub_id)
+    flow_id = demo.flow_ids(portal.hub_id)[0]
+    rename_in_hubspot(demo, portal.hub_id, flow_id, "Renamed in HubSpot")
+    return portal.hub_id, flow_id, Workflow.get(Workflow.flow_id == flow_id)
+
+
+def flow_reads(demo, flow_id) -> int:
+    return sum(1 for e in demo.request_log()
+               if e.method == "GET" and e.path.endswith(f"/automation/v4/flows/{flow_id}"))
+
+
+def live_panel(qtbot, queries, runner, hubspot, workflow, **options) -> HistoryPanel:
+    panel = HistoryPanel(queries, runner, restore=hubspot.restore, **options)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 520)
+    panel.show()
+    with qtbot.waitSignals([panel.history_loaded, panel.version_loaded], timeout=WAIT):
+        panel.show_workflow(workflow.id)
+    return panel
+
+
+def test_compare_with_live_reads_hubspot_on_the_worker_and_shows_the_drift(
+        qtbot, ctx, queries, hubspot, demo, synced_flow):
+    hub_id, flow_id, workflow = synced_flow
+    pool = ManualPool()
+    runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
+    panel = HistoryPanel(queries, runner, restore=hubspot.restore)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_workflow(workflow.id)
+    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
+        pool.run_next()
+    qtbot.wait(SELECTION_WAIT_MS)                        # the debounced version load
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        pool.run_next()
+    assert panel.live_button.isVisible() and panel.live_button.isEnabled()
+
+    reads = flow_reads(demo, flow_id)
+    with qtbot.waitSignal(panel.diff_opened, timeout=WAIT) as opened:
+        qtbot.mouseClick(panel.live_button, Qt.MouseButton.LeftButton)
+    view = opened.args[0]
+    # Opening the window sent nothing: the read waits on the worker pool.
+    assert view.result is None and len(pool.tasks) == 1
+    assert flow_reads(demo, flow_id) == reads
+    assert view.status.text() == "Reading the live workflow from HubSpot…"
+    with qtbot.waitSignal(view.diff_shown, timeout=WAIT) as shown:
+        pool.run_next()
+    result = shown.args[0]
+    assert flow_reads(demo, flow_id) == reads + 1        # fresh, not the sync's cached answer
+    assert view.new_combo.currentText() == LIVE_LABEL == result.new_label
+    assert view.model.headerData(3, Qt.Orientation.Horizontal) == LIVE_LABEL
+    assert not result.identical and "Renamed in HubSpot" in view.summary.toPlainText()
+    assert any('"Renamed in HubSpot"' in row.right for row in result.rows
+               if row.tag is not RowTag.EQUAL)
+    assert result.unified[1] == "+++ live"
+    view.close()
+
+
+def test_live_is_a_right_side_choice_in_compare_and_equal_content_says_no_differences(
+        qtbot, ctx, queries, runner, hubspot, demo, synced_flow):
+    hub_id, flow_id, workflow = synced_flow
+    panel = live_panel(qtbot, queries, runner, hubspot, workflow)
+    view = compare(qtbot, panel)
+    assert view.new_combo.itemData(0) == LIVE_ID and view.old_combo.findData(LIVE_ID) == -1
+    # HubSpot back at the stored content: only the revision moved, which is not a change.
+    rename_in_hubspot(demo, hub_id, flow_id, workflow.name)
+    view.result = None
+    view.new_combo.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)
+    assert view.result.identical and view.summary.toPlainText().endswith(NO_DIFFERENCES_TEXT)
+    view.close()
+
+
+def test_compare_with_live_when_hubspot_refuses_the_token_says_so(
+        qtbot, ctx, queries, runner, hubspot, demo, synced_flow):
+    from wg_desktop.demo.server import Faults
+
+    _, _, workflow = synced_flow
+    panel = live_panel(qtbot, queries, runner, hubspot, workflow)
+    demo.set_faults(Faults(unauthorized_rate=1.0))
+    view = panel.compare_live()
+    with qtbot.waitSignal(view.diff_failed, timeout=WAIT) as failed:
+        pass
+    assert failed.args[0].startswith("Could not read the live workflow:")
+    assert view.result is None and not view.copy_button.isEnabled()
+    demo.set_faults(Faults())
+    view.close()
+
+
+def test_compare_with_live_is_offered_only_for_a_synced_workflow_with_hubspot_set_up(
+        qtbot, ctx, queries, runner, hubspot, demo, synced_flow):
+    _, _, workflow = synced_flow
+    without_hubspot = open_panel(qtbot, queries, runner, workflow)
+    assert not without_hubspot.live_button.isVisible()
+    assert without_hubspot.compare_live() is None
+    feature_off = live_panel(qtbot, queries, runner, hubspot, workflow, comparison=False)
+    assert not feature_off.live_button.isVisible() and feature_off.compare_live() is None
+
+    with ctx.store.writing():
+        Workflow.update(source="imported").where(Workflow.id == workflow.id).execute()
+    imported = live_panel(qtbot, queries, runner, hubspot, workflow)
+    assert not imported.live_button.isVisible() and imported.compare_live() is None
+    with ctx.store.writing():
+        Workflow.update(source="sync", deleted_at=T0).where(Workflow.id == workflow.id).execute()
+    deleted = live_panel(qtbot, queries, runner, hubspot, workflow)
+    assert not deleted.live_button.isVisible() and deleted.compare_live() is None

@@ -16,13 +16,15 @@ from PySide6.QtTest import QTest
 from tests.ui.test_history_panel import ManualPool
 from wg_desktop.demo.data import FlowStore
 from wg_desktop.services.search import SearchService
+from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store.models import Portal, PortalStatus, Workflow
-from wg_desktop.store.search import Snippet
+from wg_desktop.store.search import SearchHit, Snippet
 from wg_desktop.store.versions import add_version
 from wg_desktop.ui.app import StoreSessionPool
 from wg_desktop.ui.jobs import run_off_gui_thread
+from wg_desktop.ui.pages.history_panel import SELECTION_DEBOUNCE_MS, HistoryPanel, ViewerTab
 from wg_desktop.ui.pages.search_page import (MARKED_HTML_ROLE, Column, SearchPage,
-                                             results_text, snippet_html)
+                                             match_text, results_text, snippet_html)
 
 WAIT = 10_000
 HUB = 4_242
@@ -177,3 +179,84 @@ def test_the_window_lists_search_after_workflows_and_opens_a_hit_in_the_history(
     assert history.workflow_id == flow.id
     qtbot.waitUntil(lambda: window.workflows_page.selected_workflow_id() == flow.id,
                     timeout=WAIT)
+    # ... with the match selected in the version's words.
+    qtbot.waitUntil(lambda: history.readable.selected_row() is not None, timeout=WAIT)
+    row = history.readable.selected_row()
+    assert "drifted-endpoint" in history.readable.shown_lines()[row][1]
+
+
+# -- the hit's match highlighted in the opened version -------------------------------------
+
+def test_match_text_is_the_first_marked_span_of_the_snippet():
+    def hit(snippet):
+        return SearchHit(HUB, "Demo", 1, "9", "Flow", False, 2, 1, 1, T0, "sync", snippet)
+
+    url = "https://hooks.example.com/erp/Drifted-Endpoint"
+    assert match_text(hit(Snippet("actions[actionId=3].webhookUrl", url,
+                                  ((30, 46), (8, 13))))) == "Drifted-Endpoint"
+    assert match_text(hit(Snippet("name", "Onboarding", ()))) is None
+    assert match_text(hit(None)) is None
+
+
+def open_hit(qtbot, ctx, runner, query, highlight=None):
+    """Search ``query`` on the page, open the first hit in a history panel."""
+    page = make_page(qtbot, ctx, runner)
+    page.query.setText(query)
+    with qtbot.waitSignal(page.searched, timeout=WAIT):
+        page.search_now()
+    hit = page.model.hit_at(0)
+    panel = HistoryPanel(WorkflowQueries(ctx.store, ctx.audit), runner)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 520)
+    panel.show()
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        panel.show_version(hit.workflow_id, hit.version_id,
+                           highlight=highlight if highlight is not None else match_text(hit))
+    assert panel.shown_version_id == hit.version_id
+    return panel, hit
+
+
+def test_opening_a_hit_selects_the_match_in_the_words_and_in_the_raw_json(
+        qtbot, ctx, synced, runner):
+    panel, hit = open_hit(qtbot, ctx, runner, "drifted-endpoint")
+    assert match_text(hit) == "drifted-endpoint"
+    assert panel.viewer_tabs.currentIndex() == ViewerTab.READABLE
+    row = panel.readable.selected_row()
+    assert row is not None
+    step = panel.readable.shown_lines()[row][1]
+    assert " Webhook " in step and step.endswith(DRIFTED_URL)
+    # The raw JSON is laid out when its tab is shown, with the match selected and marked.
+    panel.viewer_tabs.setCurrentIndex(ViewerTab.RAW)
+    assert panel.raw_selection() == "drifted-endpoint"
+    assert [m.cursor.selectedText() for m in panel.raw.extraSelections()] == \
+        ["drifted-endpoint"]
+    block = panel.raw.textCursor().block().text()
+    assert DRIFTED_URL in block and '"webhookUrl"' in block
+
+    # Another version opened without a highlight: nothing stays selected or marked.
+    flow = synced["drifted"]
+    first = flow.versions.order_by(flow.versions.model.id).first()
+    assert first.id != hit.version_id
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        panel.show_version(hit.workflow_id, first.id)
+    assert panel.raw_selection() == "" and panel.raw.extraSelections() == []
+    assert panel.readable.selected_row() is None
+
+
+def test_a_match_the_words_do_not_show_brings_the_raw_json_forward(qtbot, ctx, synced, runner):
+    panel, _ = open_hit(qtbot, ctx, runner, "drifted-endpoint", highlight="ActionId")
+    assert panel.readable.selected_row() is None
+    assert panel.viewer_tabs.currentIndex() == ViewerTab.RAW
+    assert panel.raw_selection() == "actionId"            # any case, as the search matched
+    assert panel.raw.textCursor().blockNumber() > 0
+
+
+def test_a_hit_in_the_version_already_open_is_highlighted_too(qtbot, ctx, synced, runner):
+    panel, hit = open_hit(qtbot, ctx, runner, "drifted-endpoint", highlight="no such text")
+    assert panel.readable.selected_row() is None
+    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
+        panel.show_version(hit.workflow_id, hit.version_id, highlight="Settings")
+    qtbot.wait(SELECTION_DEBOUNCE_MS + 50)                  # no second load comes
+    lines = panel.readable.shown_lines()
+    assert lines[panel.readable.selected_row()] == (0, "Settings")
+

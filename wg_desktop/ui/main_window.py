@@ -43,7 +43,7 @@ from wg_desktop.ui.pages.connection_page import ConnectionPage
 from wg_desktop.ui.pages.health_page import HealthPage
 from wg_desktop.ui.pages.history_panel import COMPARE_SHORTCUT
 from wg_desktop.ui.pages.jobs_page import JobsPage
-from wg_desktop.ui.pages.search_page import SearchPage
+from wg_desktop.ui.pages.search_page import SearchPage, match_text
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 from wg_desktop.security.redaction import redact
 from wg_desktop.ui.resources import app_icon
@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
         page = self.workflows_page
         self.show_page("Workflows")
         # After the portal switch (which clears the history), so nothing undoes it.
-        page.history.show_version(hit.workflow_id, hit.version_id)
+        page.history.show_version(hit.workflow_id, hit.version_id, highlight=match_text(hit))
         if page.select_workflow(hit.workflow_id):
             return
 

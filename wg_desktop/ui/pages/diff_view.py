@@ -1,7 +1,9 @@
 """The diff view: two versions of one workflow compared. The plain-language
 summary (grouped: workflow, triggers, actions, settings) is on top, the
 canonical JSON of both versions side by side below with the changed lines
-highlighted.
+highlighted. Given a compare service (HubSpot set up, a synced workflow), the
+right side can also be "Live in HubSpot now": read from HubSpot each time the
+pair is compared, on the worker like the rest.
 
 The comparison itself is ``flows.diff`` (pure, tested without Qt). It runs on
 a worker through the runner, as does writing the HTML file; the GUI thread
@@ -25,12 +27,16 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from wg_desktop.flows.diff import (SECTION_TITLES, RowTag, SideBySideRow, diff_flows,
                                    side_by_side, unified_lines)
+from wg_desktop.hubspot.errors import HubSpotError
 from wg_desktop.paths import write_private_atomic
+from wg_desktop.services.compare import LIVE_LABEL, CompareService
 from wg_desktop.services.workflows import WorkflowQueries
 
 NEXT_KEYS = ("F7", "Alt+Down")
 PREVIOUS_KEYS = ("Shift+F7", "Alt+Up")
 NO_DIFFERENCES_TEXT = "No differences: the two versions have the same content."
+# The pickers' id of "Live in HubSpot now": stored version ids are positive.
+LIVE_ID = -1
 
 
 # -- what is shown (pure) ------------------------------------------------------------------
@@ -42,6 +48,18 @@ class VersionChoice:
     id: int
     number: int         # 1 = oldest, as the history numbers them
     label: str          # e.g. "v3 · 2026-03-03 09:30 · Sync"
+
+    @property
+    def is_live(self) -> bool:
+        return self.id == LIVE_ID
+
+    @property
+    def short_label(self) -> str:
+        """How the unified diff names the side ('v3', 'live')."""
+        return "live" if self.is_live else f"v{self.number}"
+
+
+LIVE_CHOICE = VersionChoice(LIVE_ID, 0, LIVE_LABEL)
 
 
 def default_pair(version_ids: list[int], selected_id: int | None) -> tuple[int, int]:
@@ -86,17 +104,32 @@ class DiffResult:
 
 
 def compute_diff(queries: WorkflowQueries, workflow_id: int, old: VersionChoice,
-                 new: VersionChoice) -> DiffResult:
-    """Worker thread."""
+                 new: VersionChoice, compare: CompareService | None = None) -> DiffResult:
+    """Worker thread. A live side is read from HubSpot through ``compare``."""
     workflow = queries.get(workflow_id)
-    old_doc = queries.version_by_id(workflow, old.id)[3]
-    new_doc = queries.version_by_id(workflow, new.id)[3]
+
+    def document(choice: VersionChoice) -> dict[str, Any]:
+        if choice.is_live:
+            if compare is None:
+                raise ValueError("comparing with live needs HubSpot to be set up")
+            return dict(compare.live(workflow_id).definition)
+        return queries.version_by_id(workflow, choice.id)[3]
+
+    old_doc, new_doc = document(old), document(new)
     diff = diff_flows(old_doc, new_doc)
     groups = [(SECTION_TITLES[section], phrases) for section, phrases in diff.grouped()]
     return DiffResult(workflow.name, old.id, new.id, old.label, new.label, diff.identical,
                       groups, diff.summary(), side_by_side(old_doc, new_doc),
-                      unified_lines(old_doc, new_doc, old_label=f"v{old.number}",
-                                    new_label=f"v{new.number}"))
+                      unified_lines(old_doc, new_doc, old_label=old.short_label,
+                                    new_label=new.short_label))
+
+
+def failure_text(error: BaseException) -> str:
+    """One line for a comparison that could not run (HubSpot's errors carry a
+    message written for the user besides the technical one)."""
+    if isinstance(error, HubSpotError):
+        return f"Could not read the live workflow: {error.user_message} ({error})"
+    return f"Could not compare these versions: {error}"
 
 
 _HTML_STYLE = """
@@ -282,10 +315,12 @@ class DiffView(QDialog):
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any], workflow_id: int,
                  workflow_name: str, versions: list[VersionChoice], old_id: int, new_id: int,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 compare: CompareService | None = None) -> None:
         super().__init__(parent)
         self.queries = queries
         self._run = runner
+        self.compare_service = compare
         self.workflow_id = workflow_id
         self.result: DiffResult | None = None
         self._task: Any = None
@@ -297,6 +332,12 @@ class DiffView(QDialog):
         self.old_combo = QComboBox()
         self.new_combo = QComboBox()
         self._choices = {choice.id: choice for choice in versions}
+        if compare is not None:
+            # Live is offered on the right only: "what changed since this version".
+            self._choices[LIVE_ID] = LIVE_CHOICE
+            self.new_combo.addItem(LIVE_CHOICE.label, LIVE_ID)
+            self.new_combo.setItemData(0, "Read from HubSpot when compared",
+                                       Qt.ItemDataRole.ToolTipRole)
         for choice in versions:          # newest first, as in the history
             for combo in (self.old_combo, self.new_combo):
                 combo.addItem(choice.label, choice.id)
@@ -399,10 +440,11 @@ class DiffView(QDialog):
             self._task.discard()
         self._request += 1
         request = self._request
-        queries, workflow_id = self.queries, self.workflow_id
+        queries, workflow_id, service = self.queries, self.workflow_id, self.compare_service
         old, new = self._choices[old_id], self._choices[new_id]
-        self.status.setText("Comparing…")
-        self._task = self._run(lambda: compute_diff(queries, workflow_id, old, new),
+        self.status.setText("Reading the live workflow from HubSpot…" if new.is_live
+                            else "Comparing…")
+        self._task = self._run(lambda: compute_diff(queries, workflow_id, old, new, service),
                                on_result=lambda result: self._show(request, result),
                                on_error=lambda error: self._failed(request, error))
 
@@ -477,7 +519,7 @@ class DiffView(QDialog):
         self.summary.setPlainText("")
         self.model.set_rows([], "Old", "New")
         self._set_result_enabled(False)
-        message = f"Could not compare these versions: {error}"
+        message = failure_text(error)
         self.status.setText(message)
         self.diff_failed.emit(message)
 

@@ -5,6 +5,13 @@ steps, branches indented), then as a collapsible JSON tree or the raw JSON.
 restore service (HubSpot set up), "Restore this version…" (button and the
 timeline's context menu) opens the restore dialog for a synced workflow; an
 imported one has no live workflow to restore to, so the control is hidden.
+"Compare with live" (same conditions, and the workflow not deleted in
+HubSpot) opens the diff view with the live workflow as the right side; it is
+read through the restore service's HubSpot clients, on the worker.
+
+Opened for a search hit (``show_version(..., highlight=text)``), the viewer
+selects the first line in words and the first place in the raw JSON where the
+matched text occurs.
 
 Every read (the history list, a version's body) runs through the runner; the
 words, the JSON tree and the raw text are built on the worker too, so the GUI
@@ -23,17 +30,19 @@ from typing import Any, Callable
 
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal)
-from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QFileDialog, QMenu, QPlainTextEdit, QPushButton, QSplitter,
-                               QTabWidget, QTableView, QTreeView, QVBoxLayout, QWidget)
+                               QTabWidget, QTableView, QTextEdit, QTreeView, QVBoxLayout,
+                               QWidget)
 
 from wg_desktop.flows.words import WordLine, readable_lines
+from wg_desktop.services.compare import CompareService
 from wg_desktop.services.restore import RestoreService
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
 from wg_desktop.store.versions import VersionInfo
 from wg_desktop.ui.json_tree import JsonNode, JsonTreeModel, build_json_tree, plain_tooltip
-from wg_desktop.ui.pages.diff_view import DiffView, VersionChoice, default_pair
+from wg_desktop.ui.pages.diff_view import LIVE_ID, DiffView, VersionChoice, default_pair
 from wg_desktop.ui.pages.readable_view import ReadableView
 from wg_desktop.ui.pages.restore_dialog import RestoreDialog
 
@@ -127,6 +136,26 @@ def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) ->
                              "reloaded.") from None
     return LoadedVersion(info, number, total, readable_lines(document),
                          build_json_tree(document), format_json(document))
+
+
+HIGHLIGHT_BG = QColor("#fff3a0")
+
+
+def select_first(editor: QPlainTextEdit, text: str) -> bool:
+    """Select the first occurrence of ``text`` (case-insensitive, as the
+    search matched it), scroll to it and mark it: the selection alone fades
+    when the editor does not have the focus."""
+    found = editor.document().find(text)
+    marks = []
+    if not found.isNull():
+        editor.setTextCursor(found)
+        editor.ensureCursorVisible()
+        mark = QTextEdit.ExtraSelection()
+        mark.cursor = found
+        mark.format.setBackground(HIGHLIGHT_BG)
+        marks.append(mark)
+    editor.setExtraSelections(marks)
+    return not found.isNull()
 
 
 # -- models --------------------------------------------------------------------------------
@@ -245,6 +274,10 @@ class HistoryPanel(QWidget):
         # The workflow_comparison feature: off hides Compare (button, menu, shortcut).
         self.comparison = comparison
         self._restorable = False         # the shown workflow was synced (not imported)
+        self._deleted = False            # the shown workflow is gone from HubSpot
+        # (version id, text) a search hit asked to find once that version is open.
+        self._highlight: tuple[int, str] | None = None
+        self._raw_highlight: str | None = None   # to select when the raw text is laid out
         self._workflow_id: int | None = None
         self._history_task: Any = None
         self._version_task: Any = None
@@ -312,6 +345,10 @@ class HistoryPanel(QWidget):
         self.restore_button.setToolTip("Plan restoring this version to HubSpot: you see what "
                                        "changes and confirm before anything is sent")
         self.restore_button.hide()       # shown for synced workflows when HubSpot is set up
+        self.live_button = QPushButton("Compare with live")
+        self.live_button.setToolTip("Compare this version with the workflow as HubSpot holds "
+                                    "it now (read from HubSpot)")
+        self.live_button.hide()          # same conditions as restore, and not deleted
         self.readable = ReadableView()
         self.json_model = JsonTreeModel(self)
         self.tree = QTreeView()
@@ -353,6 +390,7 @@ class HistoryPanel(QWidget):
         viewer_bar.addWidget(self.collapse_button)
         viewer_bar.addWidget(self.compare_button)
         self.compare_button.setVisible(comparison)
+        viewer_bar.addWidget(self.live_button)
         viewer_bar.addWidget(self.restore_button)
         viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
@@ -385,6 +423,7 @@ class HistoryPanel(QWidget):
         self.save_button.clicked.connect(self._choose_save_file)
         self.compare_button.clicked.connect(lambda: self.compare())
         self.restore_button.clicked.connect(lambda: self.restore_version())
+        self.live_button.clicked.connect(lambda: self.compare_live())
         self.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.timeline.customContextMenuRequested.connect(self._timeline_menu)
         compare_shortcut = QShortcut(QKeySequence(COMPARE_SHORTCUT), self)
@@ -410,6 +449,7 @@ class HistoryPanel(QWidget):
         self._drop_pending()
         if workflow_id != self._workflow_id:
             self._wanted_version = None
+            self._highlight = None       # asked for a version of the previous workflow
         self._workflow_id = workflow_id
         self.subtitle.setText("Loading history…")
         self._history_task = self._run(
@@ -421,11 +461,15 @@ class HistoryPanel(QWidget):
         if self._workflow_id is not None:
             self.show_workflow(self._workflow_id)
 
-    def show_version(self, workflow_id: int, version_id: int) -> None:
+    def show_version(self, workflow_id: int, version_id: int, *,
+                     highlight: str | None = None) -> None:
         """Load the timeline of ``workflow_id`` and open ``version_id`` in it
-        (e.g. a search hit), whatever was open before."""
+        (e.g. a search hit), whatever was open before. ``highlight``: text to
+        select where it first occurs in the words and in the raw JSON."""
         self.show_workflow(workflow_id)
         self._wanted_version = version_id
+        text = (highlight or "").strip()
+        self._highlight = (version_id, text) if text else None
 
     def clear(self) -> None:
         self._drop_pending()
@@ -433,7 +477,11 @@ class HistoryPanel(QWidget):
         self._wanted_version = None
         self.versions_model.set_versions([])
         self._restorable = False
+        self._deleted = False
+        self._highlight = None
+        self._raw_highlight = None
         self.restore_button.hide()
+        self.live_button.hide()
         self._clear_viewer()
         self.title.setText("Select a workflow to see its history")
         self.subtitle.setText("")
@@ -459,9 +507,11 @@ class HistoryPanel(QWidget):
                 return row
         return -1
 
-    def compare(self, old_id: int | None = None, new_id: int | None = None) -> DiffView | None:
+    def compare(self, old_id: int | None = None, new_id: int | None = None, *,
+                live: CompareService | None = None) -> DiffView | None:
         """Open the diff view on two versions of this history; by default the
-        selected version and the one before it. None when there is no history."""
+        selected version and the one before it. None when there is no history.
+        With ``live``, "Live in HubSpot now" (``LIVE_ID``) is a right side too."""
         versions = self.versions_model.versions
         if not self.comparison or self._workflow_id is None or not versions:
             return None
@@ -470,13 +520,33 @@ class HistoryPanel(QWidget):
                    for row, info in enumerate(versions)]
         default_old, default_new = default_pair([c.id for c in choices],
                                                 self._selected_version_id())
+        if live is None and self.can_compare_live:
+            assert self.restore_service is not None
+            live = CompareService.from_restore(self.restore_service)   # offered in the pickers
         view = DiffView(self.queries, self._run, self._workflow_id, self.title.text(), choices,
                         old_id if old_id is not None else default_old,
-                        new_id if new_id is not None else default_new, parent=self)
+                        new_id if new_id is not None else default_new, parent=self,
+                        compare=live)
         view.show()
         view.raise_()
         self.diff_opened.emit(view)
         return view
+
+    @property
+    def can_compare_live(self) -> bool:
+        """Whether "Compare with live" is offered for the shown workflow."""
+        return (self.comparison and self.restore_service is not None and self._restorable
+                and not self._deleted)
+
+    def compare_live(self, version_id: int | None = None) -> DiffView | None:
+        """Open the diff view on a version (the selected one by default) and
+        the workflow as HubSpot holds it now. The read happens on the worker."""
+        version_id = version_id if version_id is not None else self._selected_version_id()
+        if not self.can_compare_live or version_id is None or self._workflow_id is None:
+            return None
+        assert self.restore_service is not None
+        return self.compare(version_id, LIVE_ID,
+                            live=CompareService.from_restore(self.restore_service))
 
     @property
     def can_restore(self) -> bool:
@@ -512,6 +582,9 @@ class HistoryPanel(QWidget):
         if self.comparison:
             compare = menu.addAction("Compare with the version before…")
             compare.triggered.connect(lambda: self._compare_with_previous(version_id))
+        if self.can_compare_live:
+            live = menu.addAction("Compare with live")
+            live.triggered.connect(lambda: self.compare_live(version_id))
         if self.can_restore:
             restore = menu.addAction("Restore this version…")
             restore.triggered.connect(lambda: self.restore_version(version_id))
@@ -545,7 +618,9 @@ class HistoryPanel(QWidget):
         self._wanted_version = None
         self.versions_model.set_versions(history.versions)
         self._restorable = history.source == "sync"
+        self._deleted = history.deleted
         self.restore_button.setVisible(self.can_restore)
+        self.live_button.setVisible(self.can_compare_live)
         self._set_status("" if count else "No stored version yet.")
         self.compare_button.setEnabled(count > 0)
         self.history_loaded.emit(count)
@@ -553,6 +628,12 @@ class HistoryPanel(QWidget):
             self._clear_viewer()
             if self.versions_proxy.rowCount():
                 self.timeline.selectRow(0)
+        elif self._highlight is not None and self._highlight[0] == self._shown_version:
+            # The hit's version was open already: no load follows to apply it.
+            self._apply_highlight(self._highlight[1])
+            self._highlight = None
+            if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
+                self._fill_raw()
 
     def _history_failed(self, workflow_id: int, error: BaseException) -> None:
         self._history_task = None
@@ -600,11 +681,26 @@ class HistoryPanel(QWidget):
         # Laying out a large text costs the GUI thread; only when it is on screen.
         self._raw_text = loaded.raw_text
         self._raw_stale = True
+        self._raw_highlight = None
+        if self._highlight is not None and self._highlight[0] == info.id:
+            self._apply_highlight(self._highlight[1])
+            self._highlight = None
         if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
             self._fill_raw()
         self._set_status("")
         self._set_viewer_enabled(True)
         self.version_loaded.emit(info.id)
+
+    def _apply_highlight(self, text: str) -> None:
+        """Select the first occurrence of ``text`` in the words; the raw JSON
+        selects it when laid out (not before: that costs the GUI thread). When
+        the words do not name it (a property id, an internal field), the raw
+        tab is brought forward, where every stored value is."""
+        self._raw_highlight = text
+        if self.readable.highlight(text) is None:
+            self.viewer_tabs.setCurrentIndex(ViewerTab.RAW)
+        else:
+            self.viewer_tabs.setCurrentIndex(ViewerTab.READABLE)
 
     def _version_failed(self, error: BaseException) -> None:
         self._version_task = None
@@ -629,8 +725,10 @@ class HistoryPanel(QWidget):
         self._shown_version = None
         self.readable.clear()
         self.json_model.clear()
+        self.raw.setExtraSelections([])
         self.raw.clear()
         self._raw_text = ""
+        self._raw_highlight = None
         self._raw_stale = False
         self.caption.setText("No version selected")
         self._set_viewer_enabled(False)
@@ -641,6 +739,7 @@ class HistoryPanel(QWidget):
         self.save_button.setEnabled(enabled)
         self.compare_button.setEnabled(bool(self.versions_model.versions))
         self.restore_button.setEnabled(enabled and self.can_restore)
+        self.live_button.setEnabled(enabled and self.can_compare_live)
 
     def _choose_save_file(self) -> None:
         if self._shown_version is None or self.workflow_id is None:
@@ -662,8 +761,16 @@ class HistoryPanel(QWidget):
 
     def _fill_raw(self) -> None:
         if self._raw_stale:
+            self.raw.setExtraSelections([])      # marks of the previous version's text
             self.raw.setPlainText(self._raw_text)
             self._raw_stale = False
+        if self._raw_highlight is not None:
+            select_first(self.raw, self._raw_highlight)
+            self._raw_highlight = None
+
+    def raw_selection(self) -> str:
+        """The text selected in the raw JSON view ('' when none)."""
+        return self.raw.textCursor().selectedText()
 
     def _tab_changed(self, tab: int) -> None:
         if tab == ViewerTab.RAW:

@@ -28,6 +28,14 @@ _BRANCH_COLOR = QColor("#0b6e99")     # conditions read as labels, not as steps
 _GOTO_COLOR = QColor("#7c98b6")
 
 
+def first_line_containing(lines: list[WordLine], text: str) -> int | None:
+    """The row of the first line whose text contains ``text``, ignoring case."""
+    needle = text.casefold()
+    if not needle:
+        return None
+    return next((row for row, line in enumerate(lines) if needle in line.text.casefold()), None)
+
+
 class WordLinesModel(QAbstractListModel):
     """The lines of one version, in reading order."""
 
@@ -119,6 +127,23 @@ class ReadableView(QWidget):
 
     def clear(self) -> None:
         self.model.clear()
+
+    def highlight(self, text: str) -> int | None:
+        """Select and scroll to the first line containing ``text`` (any case, as
+        the search matched it); the row, or None (and no selection) when no
+        line does."""
+        row = first_line_containing(self.model.lines, text)
+        if row is None:
+            self.list.clearSelection()
+            return None
+        index = self.model.index(row, 0)
+        self.list.setCurrentIndex(index)
+        self.list.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return row
+
+    def selected_row(self) -> int | None:
+        rows = self.list.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
 
     def shown_lines(self) -> list[tuple[int, str]]:
         """(indent, text) of every row, as shown."""

@@ -1,6 +1,7 @@
 """Search page: full-text search over every stored version of every workflow
 (names, action fields, property names, email and list ids, webhook URLs,
-custom code). A hit opens the workflow's history at that version.
+custom code). A hit opens the workflow's history at that version, with the
+match (``match_text``) highlighted there.
 
 The search runs off the GUI thread through the runner. Typing searches once
 the user pauses; Enter searches at once. Each request carries a number and an
@@ -52,6 +53,18 @@ def snippet_plain(snippet: Snippet | None) -> str:
         return "(this version could not be read)"
     text = snippet.text.replace("\n", " ")
     return f"{snippet.path}: {text}" if snippet.path else text
+
+
+def match_text(hit: SearchHit) -> str | None:
+    """What to highlight in the opened version: the snippet's first matched
+    span, as stored (the query may be a prefix or a phrase in FTS syntax;
+    the span is what the version really contains). None when the version
+    could not be read or nothing was marked."""
+    snippet = hit.snippet
+    if snippet is None or not snippet.marks:
+        return None
+    start, end = snippet.marks[0]
+    return snippet.text[start:end].strip() or None
 
 
 def results_text(query: str, hits: list[SearchHit], limit: int) -> str:
