@@ -171,7 +171,7 @@ class DemoPortal:
         self._drifter = Drifter(self._stores, cfg.seed)
         self._flows = FlowsApi(self._stores, self._profiles, strict_put_keys=cfg.strict_put_keys)
         self._legacy = LegacyWorkflowsApi(self._stores, self._profiles)
-        self._account = AccountApi(self._profiles)
+        self._account = AccountApi(self._profiles, daily_limit=cfg.daily_limit)
         self._log: deque[RequestLogEntry] = deque(maxlen=cfg.request_log_size)
         self._log_lock = threading.Lock()
         self._served = 0
@@ -406,6 +406,8 @@ class DemoPortal:
         r.add("POST", rf"/oauth/(?P<ver>{OAUTH_VERSIONS})/token/revoke", OA, lambda c: o.revoke(c.req))
         # account
         r.add("GET", rf"/account-info/(?P<ver>{ACCOUNT_VERSIONS})/details", API, acc.details)
+        r.add("GET", rf"/account-info/(?P<ver>{ACCOUNT_VERSIONS})/api-usage/daily/private-apps", API,
+              acc.private_app_usage)
         r.add("GET", r"/integrations/v1/me", API, acc.me)
         # workflows v4 / date versions
         base = rf"/automation/(?P<ver>{FLOW_VERSIONS})"
@@ -545,6 +547,8 @@ class DemoPortal:
                     group = f"publicapi:{'private-app' if private else 'oauth'}-api-calls-ten-secondly:{portal_id}"
                     return too_many_requests(decision, group=group,
                                              send_retry_after=self.config.send_retry_after), portal_id
+                if private:
+                    self._account.usage.count(portal_id)
                 resp = route.handler(call)
                 resp.headers.extend(decision.headers)
                 return resp, portal_id

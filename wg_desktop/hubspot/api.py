@@ -14,6 +14,7 @@ counted by the portal's limiter and recorded like every other call.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, TypedDict
@@ -226,6 +227,19 @@ class AccountDetails:
         if tz.utc_offset_ms is None and self.utc_offset_ms is not None:
             tz = PortalTimezone(self.time_zone, self.utc_offset_ms)
         return tz
+
+
+@dataclass(frozen=True)
+class PrivateAppUsage:
+    """HubSpot's count of the account's private-app calls today
+    (``private-apps-api-calls-daily``); ``resets_at`` is the account's next
+    midnight. HubSpot sends no count for OAuth apps."""
+
+    current_usage: int
+    usage_limit: int | None
+    resets_at: dt.datetime | None
+    collected_at: dt.datetime | None
+    fetch_status: str | None          # SUCCESS | CACHED | NOTFOUND | TIMEOUT | FAILURE
 
 
 @dataclass(frozen=True)
@@ -485,6 +499,44 @@ def integrations_me(client: HubSpotClient, *, force_refresh: bool = False,
                         stale=response.stale)
     client.portal_timezone = me.timezone
     return me
+
+
+PRIVATE_APP_USAGE_NAME = "private-apps-api-calls-daily"
+
+
+def _opt_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 date-time (HubSpot's ``date-time``) or epoch milliseconds."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def private_app_usage(client: HubSpotClient, **opts: Any) -> PrivateAppUsage:
+    """Today's private-app call count as HubSpot counts it (scope ``oauth``).
+    Not cached: the count moves with every call."""
+    response = client.request(client.route("account.private_app_usage"), **opts)
+    d = _dict(response.data, "private-app API usage", response)
+    results = [r for r in _list(d.get("results"), "private-app API usage results", response)
+               if isinstance(r, dict)]
+    # The list is keyed by name; an older rollout named the daily entry differently,
+    # so fall back to the only entry when the expected one is missing.
+    entry = next((r for r in results if r.get("name") == PRIVATE_APP_USAGE_NAME),
+                 results[0] if len(results) == 1 else None)
+    if entry is None:
+        raise _malformed("private-app API usage has no daily entry", response)
+    current = _opt_int(entry.get("currentUsage"))
+    if current is None:
+        raise _malformed("private-app API usage has no currentUsage", response)
+    return PrivateAppUsage(current_usage=current, usage_limit=_opt_int(entry.get("usageLimit")),
+                           resets_at=_opt_time(entry.get("resetsAt")),
+                           collected_at=_opt_time(entry.get("collectedAt")),
+                           fetch_status=_opt_str(entry.get("fetchStatus")))
 
 
 # ------------------------------------------------------------------- OAuth

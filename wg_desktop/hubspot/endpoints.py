@@ -122,6 +122,9 @@ ENDPOINTS: tuple[EndpointSpec, ...] = (
                  "/automation/{version}/workflows/{workflowId}"),
     # Portal information
     EndpointSpec("account.details", ApiFamily.ACCOUNT, "GET", "/account-info/{version}/details"),
+    # HubSpot's own count of today's private-app calls (legacy private apps only)
+    EndpointSpec("account.private_app_usage", ApiFamily.ACCOUNT, "GET",
+                 "/account-info/{version}/api-usage/daily/private-apps"),
     EndpointSpec("integrations.me", ApiFamily.INTEGRATIONS, "GET", "/integrations/{version}/me"),
     # OAuth, v1 generation
     EndpointSpec("oauth.token", ApiFamily.OAUTH, "POST", "/oauth/{version}/token",

@@ -7,6 +7,10 @@ not only the check's) and stores one :class:`HealthSample`. The verdict is a
 pure function of those figures and the thresholds in the settings
 (:func:`classify`), so it is tested table-driven without a network.
 
+For a private-app portal the check also reads HubSpot's own count of the
+day's private-app calls (HubSpot keeps none for OAuth apps), stored in the
+sample beside the client's figures.
+
 A portal that needs a reconnect is not called at all: its sample is
 "unhealthy, paused" and says why, until the admin reconnects it.
 
@@ -28,7 +32,10 @@ from typing import Any, Callable, Iterable
 import peewee as pw
 
 from wg_desktop.config import Settings
+from wg_desktop.hubspot import api
 from wg_desktop.hubspot.breaker import BreakerState
+from wg_desktop.hubspot.errors import HubSpotError
+from wg_desktop.hubspot.ratelimit import Priority
 from wg_desktop.services.audit import AuditAction
 from wg_desktop.services.status import budget_use
 from wg_desktop.store.db import Store
@@ -37,6 +44,8 @@ from wg_desktop.store.models import (ApiCall, AuditEvent, Outcome, Portal, Porta
                                      Workflow, utcnow)
 
 log = logging.getLogger(__name__)
+
+PRIVATE_APP = "private_app"       # Portal.auth_kind of a private-app connection
 
 
 class HealthStatus(enum.StrEnum):
@@ -87,6 +96,11 @@ class HealthFigures:
     refreshes_failed: int = 0
     last_refresh_ok: bool | None = None   # the portal's most recent refresh (None: never)
     last_sync: dt.datetime | None = None
+    # HubSpot's own count of today's private-app calls (private-app portals only;
+    # HubSpot keeps none for OAuth apps): calls, daily limit, next reset.
+    hubspot_usage: int | None = None
+    hubspot_usage_limit: int | None = None
+    hubspot_usage_resets_at: dt.datetime | None = None
 
     @property
     def error_rate(self) -> float | None:
@@ -156,8 +170,9 @@ class HealthSample:
         figures = asdict(self.figures)
         figures["error_rate"] = self.figures.error_rate
         figures["rate_remaining"] = self.figures.rate_remaining
-        figures["last_sync"] = (self.figures.last_sync.isoformat()
-                                if self.figures.last_sync else None)
+        for name in ("last_sync", "hubspot_usage_resets_at"):
+            value = getattr(self.figures, name)
+            figures[name] = value.isoformat() if value else None
         return {"id": self.id, "portal": self.portal_key,
                 "timestamp": self.timestamp.isoformat(), "status": str(self.status),
                 "reasons": list(self.reasons), **figures}
@@ -171,7 +186,9 @@ def _sample_from_row(row: PortalHealthSample) -> HealthSample:
         calls=row.calls, failed_calls=row.failed_calls, avg_response_ms=row.avg_response_ms,
         client_remaining=row.client_remaining, hubspot_remaining=row.hubspot_remaining,
         refreshes_ok=row.refreshes_ok, refreshes_failed=row.refreshes_failed,
-        last_refresh_ok=row.last_refresh_ok, last_sync=row.last_sync)
+        last_refresh_ok=row.last_refresh_ok, last_sync=row.last_sync,
+        hubspot_usage=row.hubspot_usage, hubspot_usage_limit=row.hubspot_usage_limit,
+        hubspot_usage_resets_at=row.hubspot_usage_resets_at)
     reasons = tuple(line for line in row.reason.split("\n") if line)
     return HealthSample(row.portal_key, row.timestamp, HealthStatus(row.status), reasons,
                         figures, row.id)
@@ -332,6 +349,44 @@ def uptime(portal_key: str | None, since: dt.datetime,
     return Uptime(total, up)
 
 
+@dataclass(frozen=True)
+class DailyCounts:
+    """Today's calls of one portal as the app counts them (its own rolling
+    24-hour budget) and, for a private-app portal, as HubSpot counts them
+    (the latest sample's reading, while HubSpot's day has not reset since)."""
+
+    portal_key: str
+    client_used: int
+    client_limit: int
+    hubspot_used: int | None = None
+    hubspot_limit: int | None = None
+    hubspot_resets_at: dt.datetime | None = None
+
+
+def daily_counts(settings: Settings, portal_keys: Iterable[str],
+                 now: dt.datetime | None = None) -> dict[str, DailyCounts]:
+    now = now or utcnow()
+    result = {}
+    for key in portal_keys:
+        budget = budget_use(settings, key, now.timestamp())
+        row = (PortalHealthSample.select(PortalHealthSample.hubspot_usage,
+                                         PortalHealthSample.hubspot_usage_limit,
+                                         PortalHealthSample.hubspot_usage_resets_at)
+               .where((PortalHealthSample.portal_key == key)
+                      & PortalHealthSample.hubspot_usage.is_null(False))
+               .order_by(PortalHealthSample.timestamp.desc(), PortalHealthSample.id.desc())
+               .first())
+        # A reading from before HubSpot's midnight counts a day that is over.
+        current = row is not None and (row.hubspot_usage_resets_at is None
+                                       or row.hubspot_usage_resets_at > now)
+        result[key] = DailyCounts(
+            key, budget.used_day, budget.limit_day,
+            row.hubspot_usage if current else None,
+            row.hubspot_usage_limit if current else None,
+            row.hubspot_usage_resets_at if current else None)
+    return result
+
+
 # -- the monitor -----------------------------------------------------------------------
 
 SampleListener = Callable[[HealthSample], None]
@@ -416,6 +471,10 @@ class HealthMonitor:
             paused = test.state == PortalStatus.RECONNECT_NEEDED
             reason = test.message if paused else ""
         breaker_state, client_remaining, hubspot_remaining = self._client_state(key, paused)
+        # Only after a good connection test: a failing connection would just
+        # add a second failed call to the records.
+        usage = (self._private_app_usage(key)
+                 if portal.auth_kind == PRIVATE_APP and check_ok else None)
         now = self.now()
         totals = call_totals(key, since, now)
         refreshes_ok, refreshes_failed, last_refresh_ok = _refreshes(hub_id, since)
@@ -425,7 +484,10 @@ class HealthMonitor:
             failed_calls=totals.failed, avg_response_ms=totals.avg_latency_ms,
             client_remaining=client_remaining, hubspot_remaining=hubspot_remaining,
             refreshes_ok=refreshes_ok, refreshes_failed=refreshes_failed,
-            last_refresh_ok=last_refresh_ok, last_sync=_last_sync(portal))
+            last_refresh_ok=last_refresh_ok, last_sync=_last_sync(portal),
+            hubspot_usage=usage.current_usage if usage else None,
+            hubspot_usage_limit=usage.usage_limit if usage else None,
+            hubspot_usage_resets_at=usage.resets_at if usage else None)
         verdict = classify(figures, self.thresholds)
         with self.store.writing():
             row = PortalHealthSample.create(
@@ -437,8 +499,20 @@ class HealthMonitor:
                 avg_response_ms=totals.avg_latency_ms, client_remaining=client_remaining,
                 hubspot_remaining=hubspot_remaining, refreshes_ok=refreshes_ok,
                 refreshes_failed=refreshes_failed, last_refresh_ok=last_refresh_ok,
-                last_sync=figures.last_sync)
+                last_sync=figures.last_sync, hubspot_usage=figures.hubspot_usage,
+                hubspot_usage_limit=figures.hubspot_usage_limit,
+                hubspot_usage_resets_at=figures.hubspot_usage_resets_at)
         return HealthSample(key, now, verdict.status, verdict.reasons, figures, row.id)
+
+    def _private_app_usage(self, key: str) -> api.PrivateAppUsage | None:
+        """HubSpot's daily count, or None when it cannot be read now: the
+        sample's own figures stand without it, and the failed call is
+        already in the call records the next sample counts."""
+        try:
+            return api.private_app_usage(self.clients.client(key), priority=Priority.BACKGROUND)
+        except HubSpotError as exc:
+            log.warning("portal %s: HubSpot's daily usage could not be read: %s", key, exc)
+            return None
 
     def _client_state(self, key: str, paused: bool) -> tuple[str, int | None, int | None]:
         if paused:

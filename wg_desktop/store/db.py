@@ -220,6 +220,27 @@ def _m8_changes_feed(db: pw.Database) -> None:
     db.create_tables(change_models.MIGRATION_8_MODELS)
 
 
+def _m9_health_usage_and_epoch(db: pw.Database) -> None:
+    """Health samples gain HubSpot's daily private-app count and an integer
+    epoch of their timestamp (store/health_models.py); existing samples get
+    their epoch now, new ones from a trigger whoever inserts them."""
+    # Imported here: only this step needs the health models.
+    from wg_desktop.store import health_models as hm
+    table = hm.PortalHealthSample._meta.table_name
+    # Migration 7 creates the table from today's model, so on a new database
+    # the columns exist already; on an old one they are added.
+    existing = {c.name for c in db.get_columns(table)}
+    fields = hm.PortalHealthSample._meta.fields
+    migrator = SqliteMigrator(db)
+    steps = [migrator.add_column(table, name, fields[name])
+             for name in hm.MIGRATION_9_COLUMNS if name not in existing]
+    if steps:
+        migrate_schema(*steps)
+    db.execute_sql(f"UPDATE {table} SET epoch = {hm.SAMPLE_EPOCH_SQL.format(ts='timestamp')} "
+                   "WHERE epoch IS NULL")
+    db.execute_sql(hm.SAMPLE_EPOCH_TRIGGER)
+
+
 # Numbered migrations; never edit a released one, add a new number.
 MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (1, _m1_core_tables),
@@ -230,6 +251,7 @@ MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (6, _m6_backup_log),
     (7, _m7_health_and_alerts),
     (8, _m8_changes_feed),
+    (9, _m9_health_usage_and_epoch),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -1,4 +1,5 @@
-"""Tables of health monitoring and alerting (created by migration 7).
+"""Tables of health monitoring and alerting (created by migration 7; the
+sample's HubSpot usage and epoch columns by migration 9).
 
 They replace the placeholder ``health_sample`` and ``alert`` tables of
 migration 1, whose few columns cannot hold what a health sample and an alert
@@ -35,6 +36,14 @@ class PortalHealthSample(BaseModel):
     refreshes_failed = pw.IntegerField(default=0)
     last_refresh_ok = pw.BooleanField(null=True)         # the portal's latest refresh, ever
     last_sync = UtcDateTimeField(null=True)
+    # HubSpot's own daily count, private-app portals only (migration 9)
+    hubspot_usage = pw.IntegerField(null=True)
+    hubspot_usage_limit = pw.IntegerField(null=True)
+    hubspot_usage_resets_at = UtcDateTimeField(null=True)
+    # ``timestamp`` in epoch seconds, for charts that bucket a month of samples:
+    # integer division is far cheaper than strftime over ISO text. Filled by
+    # the store's trigger (migration 9) for every writer, the ORM or raw SQL.
+    epoch = pw.IntegerField(null=True)
 
     class Meta:
         indexes = ((("portal_key", "timestamp"), False),)
@@ -86,3 +95,13 @@ class NotificationDelivery(BaseModel):
 
 
 MIGRATION_7_MODELS = (PortalHealthSample, AlertRecord, AlertMute, NotificationDelivery)
+
+# Migration 9: the columns added to ``portal_health_sample`` and the trigger
+# that keeps ``epoch`` in step with ``timestamp``.
+MIGRATION_9_COLUMNS = ("hubspot_usage", "hubspot_usage_limit", "hubspot_usage_resets_at", "epoch")
+SAMPLE_EPOCH_SQL = "CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+SAMPLE_EPOCH_TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS portal_health_sample_epoch AFTER INSERT ON portal_health_sample "
+    "FOR EACH ROW WHEN NEW.epoch IS NULL BEGIN "
+    "UPDATE portal_health_sample SET epoch = " + SAMPLE_EPOCH_SQL.format(ts="NEW.timestamp")
+    + " WHERE id = NEW.id; END")

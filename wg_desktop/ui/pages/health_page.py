@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from wg_desktop.services.alerts import AlertService, AlertState
 from wg_desktop.services.audit import AuditLog
-from wg_desktop.services.health import EndpointUsage
+from wg_desktop.services.health import DailyCounts, EndpointUsage, daily_counts
 from wg_desktop.services.reports import (CHART_ORDER, PERIODS, Dashboard, ReportFormat, Tile,
                                          build_report, dashboard, parse_period)
 
@@ -39,9 +39,11 @@ def _when(value: Any) -> str:
 
 
 class StatusTile(QFrame):
-    """One portal: status, uptime, average response, error rate, budget, last sync."""
+    """One portal: status, uptime, average response, error rate, budget,
+    today's calls (the app's count and, for private apps, HubSpot's), last sync."""
 
-    def __init__(self, tile: Tile, parent: QWidget | None = None) -> None:
+    def __init__(self, tile: Tile, counts: DailyCounts | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tile = tile
         self.setObjectName("healthTile")
@@ -57,11 +59,23 @@ class StatusTile(QFrame):
             f"<br><span style='color:{colour};font-size:14pt;font-weight:bold'>{status}</span>"
             f"<br>Uptime {_pct(tile.uptime, 2)} · Avg response {avg}"
             f"<br>Error rate {_pct(tile.error_rate)} · Budget left {budget}"
+            f"{calls_today(counts)}"
             f"<br>Last sync {_when(tile.last_sync)}")
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.setToolTip("\n".join(tile.reasons) or f"Checked {_when(tile.checked_at)}")
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
+
+
+def calls_today(counts: DailyCounts | None) -> str:
+    """The tile's "calls today" line: the app's count, and HubSpot's beside it."""
+    if counts is None:
+        return ""
+    text = f"<br>Calls today: app {counts.client_used:,} / {counts.client_limit:,}"
+    if counts.hubspot_used is not None:
+        limit = "—" if counts.hubspot_limit is None else f"{counts.hubspot_limit:,}"
+        text += f" · HubSpot: {counts.hubspot_used:,} / {limit} today"
+    return text
 
 
 def _esc(text: str) -> str:
@@ -124,6 +138,8 @@ class HealthPage(QWidget):
                  run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.audit = audit
+        self.settings = settings
+        self.counts: dict[str, DailyCounts] = {}
         self.alert_service = AlertService(store, settings, audit)
         self._run = run_off_gui_thread
         self._pending: Any = None
@@ -244,11 +260,14 @@ class HealthPage(QWidget):
         key = self.period_key()
         portals = self.portal_keys
 
-        def load() -> Dashboard:
-            return dashboard(parse_period(key), portals)
+        settings = self.settings
+
+        def load() -> tuple[Dashboard, dict[str, DailyCounts]]:
+            board = dashboard(parse_period(key), portals)
+            return board, daily_counts(settings, [t.portal.key for t in board.tiles])
 
         self.status_label.setText("Loading…")
-        self._pending = self._run(load, on_result=self._show, on_error=self._error)
+        self._pending = self._run(load, on_result=self._loaded, on_error=self._error)
         self.reload_alerts()
 
     def reload_alerts(self) -> None:
@@ -258,6 +277,10 @@ class HealthPage(QWidget):
         service = self.alert_service
         self._pending_alerts = self._run(lambda: service.alerts(open_only=open_only, limit=500),
                                          on_result=self._show_alerts, on_error=self._error)
+
+    def _loaded(self, result: tuple[Dashboard, dict[str, DailyCounts]]) -> None:
+        board, self.counts = result
+        self._show(board)
 
     def _show(self, board: Dashboard) -> None:
         self._pending = None
@@ -276,7 +299,7 @@ class HealthPage(QWidget):
         for tile in self.tiles:
             self.tiles_layout.removeWidget(tile)
             tile.deleteLater()
-        self.tiles = [StatusTile(t) for t in tiles]
+        self.tiles = [StatusTile(t, self.counts.get(t.portal.key)) for t in tiles]
         columns = 3
         for index, tile in enumerate(self.tiles):
             self.tiles_layout.addWidget(tile, index // columns, index % columns)
