@@ -246,7 +246,8 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
                                                                 demo, tmp_path):
     window = hub_window
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles[0] == "Connection"
+    assert titles[:2] == ["Overview", "Connection"]   # the window opens on the Overview
+    window.show_page("Connection")
     assert window.stack.currentWidget() is window.connection_page
     assert window.demo_banner.isVisible()
     assert window.demo_banner.text() == "Demo portal — sample data, not your HubSpot"
@@ -284,6 +285,7 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
 
 
 def test_window_without_portals_prompts_to_connect(qtbot, hub_window):
+    hub_window.show_page("Connection")     # the window opens on the Overview
     assert hub_window.current_portal() is None
     assert not hub_window.portal_switcher.isEnabled()
     assert hub_window.connection_page.stack.currentIndex() == 0
@@ -293,6 +295,7 @@ def test_window_without_portals_prompts_to_connect(qtbot, hub_window):
 
 def test_reconnect_needed_is_notified_once(qtbot, hub_window, hubspot, demo, monkeypatch):
     window = hub_window
+    window.show_page("Connection")         # the window opens on the Overview
     notes: list[tuple[str, str]] = []
     monkeypatch.setattr(window, "notify", lambda title, message: notes.append((title, message)))
     portal = connect_oauth(hubspot)

@@ -20,14 +20,16 @@ def _rows(page) -> list[tuple[str, ...]]:
 
 def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_path):
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Connection", "Workflows", "Search", "Health", "Backups", "Audit log",
-                      "Background jobs"]
-    assert window.stack.currentIndex() == 0          # the Connection page comes first
-    window.nav.setCurrentRow(6)
+    assert titles == ["Overview", "Connection", "Workflows", "Search", "Health", "Backups",
+                      "Audit log", "Background jobs"]
+    # The window opens on the Overview.
+    assert window.stack.currentWidget() is window.overview_page
+    assert window.overview_page.isVisible()
+    window.nav.setCurrentRow(7)
     assert window.stack.currentWidget() is window.jobs_page
-    window.nav.setCurrentRow(5)
+    window.nav.setCurrentRow(6)
     assert window.stack.currentWidget() is window.audit_page
-    window.nav.setCurrentRow(1)
+    window.nav.setCurrentRow(2)
     assert window.stack.currentWidget() is window.workflows_page
     shot = tmp_path / "main.png"
     assert window.grab().save(str(shot))

@@ -30,6 +30,22 @@ PENDING_TTL_S = 600.0
 _PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43,128}$")
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 AUTH_DOCS = "https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+# The demo listens on loopback; each name below reaches the same server. The
+# consent page can send the browser on to the other name, as HubSpot sends an
+# account hosted in another data centre on to app-eu1.hubspot.com & co, so that
+# sign-in across two hosts can be tried without the internet.
+_LOOPBACK_PAIRS = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
+
+
+def second_host(host_header: str) -> str | None:
+    """The other loopback name (with the same port) for a request's Host header."""
+    name, sep, port = host_header.strip().lower().rpartition(":")
+    if not sep or not port.isdigit():
+        name, port = host_header.strip().lower(), ""
+    other = _LOOPBACK_PAIRS.get(name)
+    if other is None:
+        return None
+    return f"{other}:{port}" if port else other
 
 
 def token_digest(token: str) -> str:
@@ -281,10 +297,17 @@ class OAuthService:
             self._expire_locked()
             self._pending[request_id] = _Pending(client_id, redirect_uri, granted, req.arg("state"),
                                                  challenge, portals, self._clock() + PENDING_TTL_S)
-        return html_response(200, self._consent_html(request_id, portals, granted))
+        return html_response(200, self._consent_html(request_id, portals, granted,
+                                                     second_host(req.header("Host"))))
 
-    def _consent_html(self, request_id: str, portals: tuple[int, ...], scopes: tuple[str, ...]) -> str:
+    def _consent_html(self, request_id: str, portals: tuple[int, ...], scopes: tuple[str, ...],
+                      other_host: str | None = None) -> str:
         rid = html.escape(request_id)
+        regional = ""
+        if other_host is not None:
+            regional = (f'<button type="submit" id="allow-regional" name="continue_on" '
+                        f'value="{html.escape(other_host)}">Allow on {html.escape(other_host)}'
+                        '</button>')
         choices = []
         for i, pid in enumerate(portals):
             p = self.profiles[pid]
@@ -312,6 +335,7 @@ label.portal{{display:block;padding:.6em;border:1px solid #cbd6e2;margin:.3em 0;
 </fieldset>
 <p>The app is requesting access to:</p><ul id="scopes">{scope_items}</ul>
 <button type="submit" id="allow" name="decision" value="allow">Allow</button>
+{regional}
 <button type="submit" id="deny" name="decision" value="deny" formaction="/oauth/authorize/deny">Cancel</button>
 </form>
 <p><small>WorkflowGuard demo portal — a local look-alike, not HubSpot.</small></p>
@@ -325,6 +349,8 @@ label.portal{{display:block;padding:.6em;border:1px solid #cbd6e2;margin:.3em 0;
 
     def approve(self, req: Request) -> Response:
         request_id, portal_text = self._decision_params(req)
+        values = dict(req.form()) if req.method == "POST" else {}
+        continue_on = values.get("continue_on") or req.arg("continue_on") or ""
         with self._lock:
             pending = self._pending.get(request_id)
             if pending is None or pending.used or pending.expires_at <= self._clock():
@@ -340,6 +366,14 @@ label.portal{{display:block;padding:.6em;border:1px solid #cbd6e2;margin:.3em 0;
                                       "Choose one of the listed accounts.")
             else:
                 portal_id = pending.portals[0]
+            if continue_on:
+                # Only ever the other name of this very server: never an open redirect.
+                if continue_on != second_host(req.header("Host")):
+                    return error_page(400, "Unknown sign-in host",
+                                      "Sign-in can only continue on this demo portal.")
+                # The request stays unused: the second host approves it.
+                query = urlencode({"request_id": request_id, "portal_id": str(portal_id)})
+                return redirect_response(f"http://{continue_on}/oauth/authorize/approve?{query}")
             pending.used = True
             code = f"demo-code-{secrets.token_urlsafe(24)}"
             self._codes[code] = _Code(pending.client_id, pending.redirect_uri, portal_id, pending.scopes,

@@ -7,7 +7,10 @@ before anything is stored):
   off-the-record profile (no cookies or cache left on disk). The page object
   intercepts the navigation to the redirect URI: it is never loaded; its
   ``state`` is checked and the code exchanged (with the PKCE verifier) off the
-  GUI thread. Main-frame navigation outside the sign-in hosts is refused.
+  GUI thread. Main-frame navigation outside the sign-in hosts (any https
+  ``*.hubspot.com``; for the demo, its loopback names) is refused; when sign-in
+  heads for an identity provider, which refuses embedded views, one button
+  carries the same request over to the system browser.
 * **Use my browser** (RFC 8252) — the system browser opens the authorize URL
   and a one-shot loopback listener waits for the redirect; when it cannot
   listen, the admin pastes the address the browser ended on (or the code).
@@ -42,9 +45,13 @@ from wg_desktop.store.models import Portal
 
 log = logging.getLogger(__name__)
 
-# HubSpot's own sign-in pages; allowed in the embedded view when the app signs
-# in at HubSpot (not the demo portal).
-HUBSPOT_SIGN_IN_HOSTS = ("app.hubspot.com", "app-eu1.hubspot.com", "login.hubspot.com")
+# HubSpot serves sign-in from many hosts of its own domain: one per data centre
+# (app.hubspot.com, app-eu1, app-na2, app-ap1, ...) and login.hubspot.com. Any
+# https host under this domain may show sign-in; nothing else may.
+HUBSPOT_DOMAIN = "hubspot.com"
+# Names of this computer: the demo portal listens on one of them, and a page it
+# serves may send the browser on to the other one (same server, same port).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 BROWSER_WAIT_S = 600.0
 
 _DEMO_STYLE = ("background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;"
@@ -59,9 +66,18 @@ _OK_STYLE = ("background:#e9f7ef;color:#1e6b3a;border:1px solid #a9dcbc;"
 
 # -- pure decisions (no Qt) ----------------------------------------------------------------
 
+def is_hubspot_host(host: str) -> bool:
+    """``hubspot.com`` or a host under it; ``hubspot.com.evil.io`` and
+    ``evilhubspot.com`` are not."""
+    host = host.lower()
+    return host == HUBSPOT_DOMAIN or host.endswith("." + HUBSPOT_DOMAIN)
+
+
 @dataclass(frozen=True)
 class SignInAllowlist:
-    """Where the embedded sign-in view may go (main frame)."""
+    """Where the embedded sign-in view may go (main frame): the configured auth
+    base, any https host of HubSpot's domain when signing in at HubSpot, and the
+    other loopback names of a loopback auth base (the demo portal)."""
 
     auth_base: str
 
@@ -72,16 +88,21 @@ class SignInAllowlist:
 
     @property
     def is_hubspot(self) -> bool:
-        host = self._base[1]
-        return host == "hubspot.com" or host.endswith(".hubspot.com")
+        return is_hubspot_host(self._base[1])
 
     @property
-    def hosts(self) -> tuple[str, ...]:
+    def is_loopback(self) -> bool:
+        return self._base[1] in LOOPBACK_HOSTS
+
+    def describe(self) -> str:
+        """The allowed hosts in words, for messages."""
         scheme, host, port = self._base
-        own = f"{host}:{port}" if port else host
         if self.is_hubspot:
-            return tuple(dict.fromkeys((own, *HUBSPOT_SIGN_IN_HOSTS)))
-        return (own,)
+            return f"https://*.{HUBSPOT_DOMAIN}"
+        if self.is_loopback:
+            return " or ".join(f"{scheme}://{name}:{port}" if port else f"{scheme}://{name}"
+                               for name in LOOPBACK_HOSTS if name != "::1")
+        return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
 
     def allows(self, url: str) -> bool:
         if url in ("about:blank", ""):
@@ -95,8 +116,14 @@ class SignInAllowlist:
             return False
         if (parts.scheme, host, port) == (scheme, base_host, base_port):
             return True
+        if self.is_loopback:
+            # Another name of this computer, on the very port of the auth base:
+            # the same local server answering under a second host name.
+            return parts.scheme == scheme and port == base_port and host in LOOPBACK_HOSTS
+        # https only: a downgrade to http would let anyone on the network edit
+        # the sign-in page.
         return (self.is_hubspot and parts.scheme == "https" and port in (None, 443)
-                and host in HUBSPOT_SIGN_IN_HOSTS)
+                and is_hubspot_host(host))
 
 
 class Navigation(enum.Enum):
@@ -128,6 +155,15 @@ def _carries_state(url: str, state: str) -> bool:
 def describe_host(url: str) -> str:
     parts = urlsplit(url)
     return parts.netloc or url
+
+
+def address_of(url: str) -> str:
+    """What the address bar shows: scheme, host and path. The query is left out:
+    it holds the one-time state and PKCE challenge, which tell the admin nothing."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 # -- the embedded view (QtWebEngine imported lazily) ----------------------------------------
@@ -249,9 +285,13 @@ class ConnectDialog(QDialog):
 
     def _build_embedded_tab(self) -> QWidget:
         tab = QWidget()
-        self.address_label = QLabel("Sign-in page: not loaded yet")
-        self.address_label.setObjectName("addressLabel")
-        self.address_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Read-only, like a browser's address bar: the admin sees which site
+        # is asking for the password before typing it.
+        self.address_bar = QLineEdit()
+        self.address_bar.setObjectName("addressBar")
+        self.address_bar.setReadOnly(True)
+        self.address_bar.setPlaceholderText("Sign-in page not loaded yet")
+        self.address_bar.setAccessibleName("Address of the sign-in page")
         self.reload_button = QPushButton("Start over")
         self.reload_button.setToolTip("Start a new sign-in (a fresh one-time request)")
         self.reload_button.clicked.connect(self.start_embedded)
@@ -260,7 +300,7 @@ class ConnectDialog(QDialog):
                                            "Microsoft or company single sign-on)")
         self.use_browser_button.clicked.connect(self._switch_to_browser)
         top = QHBoxLayout()
-        top.addWidget(self.address_label, 1)
+        top.addWidget(self.address_bar, 1)
         top.addWidget(self.reload_button)
         top.addWidget(self.use_browser_button)
         self.load_progress = QProgressBar()
@@ -268,6 +308,21 @@ class ConnectDialog(QDialog):
         self.load_progress.setMaximumHeight(10)
         self.load_progress.setTextVisible(False)
         self.load_progress.hide()
+        self.handoff_bar = QWidget()
+        self.handoff_bar.setObjectName("handoffBar")
+        self.handoff_label = QLabel()
+        self.handoff_label.setWordWrap(True)
+        self.handoff_label.setTextFormat(Qt.TextFormat.RichText)
+        self.handoff_button = QPushButton("Continue in your browser")
+        self.handoff_button.setToolTip("Finish this sign-in in your usual browser; "
+                                       "WorkflowGuard waits for it here")
+        self.handoff_button.clicked.connect(self.continue_in_browser)
+        handoff = QHBoxLayout(self.handoff_bar)
+        handoff.setContentsMargins(6, 6, 6, 6)
+        handoff.addWidget(self.handoff_label, 1)
+        handoff.addWidget(self.handoff_button)
+        self.handoff_bar.setStyleSheet(f"#handoffBar{{{_INFO_STYLE}}}")
+        self.handoff_bar.hide()
         self.view_holder = QVBoxLayout()
         self.view_placeholder = QLabel("Loading the sign-in page…")
         self.view_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -275,6 +330,7 @@ class ConnectDialog(QDialog):
         layout = QVBoxLayout(tab)
         layout.addLayout(top)
         layout.addWidget(self.load_progress)
+        layout.addWidget(self.handoff_bar)
         layout.addLayout(self.view_holder, 1)
         self.embedded_tab = tab
         return tab
@@ -489,6 +545,7 @@ class ConnectDialog(QDialog):
 
     def start_embedded(self) -> None:
         """Show HubSpot's authorize page for a fresh request in the embedded view."""
+        self.handoff_bar.hide()
         self.tabs.setCurrentIndex(self.EMBEDDED)
         self._load_embedded(keep_message=False)
 
@@ -529,19 +586,48 @@ class ConnectDialog(QDialog):
         return True
 
     def _blocked(self, url: str) -> None:
-        allowed = ", ".join(self.allowlist.hosts)
-        self.show_message(
-            f"<b>Blocked a page outside the sign-in:</b> {html.escape(describe_host(url))}. "
-            f"This window only shows {html.escape(allowed)}. If your company signs in through "
-            "another site (Google, Microsoft, single sign-on), use <b>Use my browser "
-            "instead</b>.", "error")
+        """Sign-in tried to leave the allowed hosts. Identity providers (Google,
+        Microsoft, Apple, company SSO) refuse embedded web views, so this is no
+        dead end: one button finishes the same sign-in in the system browser."""
+        parts = urlsplit(url)
+        host = html.escape(parts.hostname or describe_host(url))
+        if parts.scheme == "http" and is_hubspot_host(parts.hostname or ""):
+            why = (f"Sign-in continues at <b>{host}</b> without encryption (http), "
+                   "which this window does not allow")
+        else:
+            why = (f"Sign-in continues at <b>{host}</b>, which does not allow embedded "
+                   "sign-in")
+        self.handoff_label.setText(f"{why} — continue in your browser.")
+        self.handoff_label.setToolTip(f"This window only shows {self.allowlist.describe()}.")
+        self.handoff_bar.show()
+
+    def continue_in_browser(self) -> None:
+        """Hand the current embedded request to the system browser + loopback:
+        the same state and PKCE verifier, so the one answer still counts once."""
+        self.handoff_bar.hide()
+        request = self._request
+        if request is None or self._answered or self._attempt_kind != "embedded":
+            self._switch_to_browser()          # nothing to carry over: a fresh request
+            return
+        if self.view is not None:
+            self.view.stop()
+        self._cancel_browser_wait()
+        self._attempt_kind = "browser"
+        self.tabs.setCurrentIndex(self.BROWSER)
+        self._begin_browser(request)
 
     def _load_started(self) -> None:
         self.load_progress.setValue(0)
         self.load_progress.show()
 
     def _url_changed(self, url: QUrl) -> None:
-        self.address_label.setText(f"Sign-in page: {describe_host(url.toString())}")
+        text = url.toString()
+        self.address_bar.setText(address_of(text))
+        self.address_bar.setCursorPosition(0)
+        secure = urlsplit(text).scheme == "https"
+        self.address_bar.setToolTip("Encrypted connection (https)" if secure else
+                                    "Not encrypted: only the demo portal on this computer "
+                                    "is shown this way")
 
     def _loading_changed(self, info: Any) -> None:
         from PySide6.QtWebEngineCore import QWebEngineLoadingInfo
@@ -573,6 +659,9 @@ class ConnectDialog(QDialog):
         request = self._new_attempt("browser")
         if request is None:
             return
+        self._begin_browser(request)
+
+    def _begin_browser(self, request: AuthorizationRequest) -> None:
         self.message.hide()
         self.auth_url_edit.setText(request.url)
         self.auth_url_edit.setCursorPosition(0)

@@ -31,6 +31,9 @@ from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
 from wg_desktop.context import AppContext
 from wg_desktop.services.backups import BackupService
 from wg_desktop.services.hubspot_setup import HubSpotServices, describe_target
+from wg_desktop.services.alerts import AlertService
+from wg_desktop.services.changes import ChangeFeed
+from wg_desktop.services.overview import OverviewSources, stored_portals
 from wg_desktop.services.search import SearchHit, SearchService
 from wg_desktop.services.settings_service import SettingsService
 from wg_desktop.services.status import AppStatus, app_status
@@ -43,6 +46,7 @@ from wg_desktop.ui.pages.connection_page import ConnectionPage
 from wg_desktop.ui.pages.health_page import HealthPage
 from wg_desktop.ui.pages.history_panel import COMPARE_SHORTCUT
 from wg_desktop.ui.pages.jobs_page import JobsPage
+from wg_desktop.ui.pages.overview_page import OverviewPage
 from wg_desktop.ui.pages.search_page import SearchPage, match_text
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 from wg_desktop.security.redaction import redact
@@ -277,6 +281,16 @@ class MainWindow(QMainWindow):
         self.search_page.open_requested.connect(self.open_search_hit)
         self.current_portal_changed.connect(self.search_page.set_portal)
         self.pages: list[Page] = []
+        # The window opens on the Overview: every portal at a glance.
+        self.overview_page = OverviewPage(
+            OverviewSources(ctx.settings, ChangeFeed(ctx.store),
+                            AlertService(ctx.store, ctx.settings, ctx.audit),
+                            BackupService.from_context(ctx),
+                            hubspot.connection.browsable_portals if hubspot is not None
+                            else stored_portals),
+            scheduler, runner)
+        self.overview_page.open_page.connect(self.show_page)
+        self.add_page(Page("Overview", self.overview_page))
         self.add_page(Page("Connection", self.connection_page or NoHubSpotPage()))
         self.add_page(Page("Workflows", self.workflows_page, feature="version_history"))
         self.add_page(Page("Search", self.search_page, feature="version_history"))
