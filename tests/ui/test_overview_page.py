@@ -68,3 +68,24 @@ def test_overview_shows_a_tile_per_portal_alerts_and_next_runs(qtbot, ctx, hubsp
     finally:
         win.quitting = True
         win.close()
+
+
+def test_a_first_capture_reads_as_how_many_workflows_were_stored(qtbot, ctx, hubspot, demo):
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    first, _ = connect_two(hubspot, demo)
+    stored = hubspot.sync.sync(first).stored
+    win = create_main_window(ctx, SynchronousPool(), hubspot)
+    qtbot.addWidget(win)
+    page = win.overview_page
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        win.show()
+        qtbot.waitExposed(win)
+    try:
+        lines = [page.changes_list.item(i).text() for i in range(page.changes_list.count())]
+        assert any(line.endswith(f"First capture: {stored} workflows stored") for line in lines)
+        assert not any(" ·  — " in line for line in lines)      # never an empty name
+    finally:
+        win.quitting = True
+        win.close()

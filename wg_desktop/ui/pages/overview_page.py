@@ -138,8 +138,12 @@ class OverviewPage(QWidget):
         self._show_tiles(overview)
         self.changes_list.clear()
         for change in overview.latest_changes:
+            # A first capture is one row for the whole portal: no workflow name,
+            # its summary says how many were stored.
+            what = (f"{change.name} — {change.label}" if change.name
+                    else change.summary or change.label)
             self.changes_list.addItem(f"{when(change.at)} · {change.portal_name or change.hub_id}"
-                                      f" · {change.name} — {change.label}")
+                                      f" · {what}")
         if not overview.latest_changes:
             self.changes_list.addItem("No changes recorded yet")
         self.runs_list.clear()
