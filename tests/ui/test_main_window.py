@@ -216,3 +216,17 @@ def test_workflow_comparison_off_hides_compare(qtbot, tmp_path):
 
 def test_workflow_comparison_on_offers_compare(window):
     assert not window.workflows_page.history.compare_button.isHidden()
+
+
+def test_the_demo_portal_setting_is_ticked_while_the_demo_runs(qtbot, ctx):
+    from PySide6.QtWidgets import QCheckBox
+
+    from wg_desktop.ui.settings_dialog import SettingsDialog
+
+    assert ctx.settings.get("hubspot.mock_mode") is False      # stored default
+    dialog = SettingsDialog(ctx.settings, lambda changes: [], lambda *a, **k: None)
+    qtbot.addWidget(dialog)
+    box = dialog.editors["hubspot.mock_mode"]
+    assert isinstance(box, QCheckBox) and box.isChecked()
+    assert "demo portal runs" in box.toolTip()
+    assert "hubspot.mock_mode" not in dialog.changes()         # shown, not a change

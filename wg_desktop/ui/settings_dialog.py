@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox,
                                QWidget)
 
 from wg_desktop.config import REGISTRY, Kind, Setting, Settings, SettingError, parse_value
+from wg_desktop.services.settings_service import DEMO_IN_USE, effective
 
 _INT_MAX = 2_147_483_647
 
@@ -78,7 +79,10 @@ class SettingsDialog(QDialog):
     # -- editors -----------------------------------------------------------------
 
     def _editor(self, setting: Setting) -> QWidget:
-        value = None if setting.is_secret else self.settings.get(setting.key)
+        # The value in force, as 'settings list' shows it: "Use the built-in demo
+        # portal" is ticked while the demo runs because nothing else is configured.
+        shown = None if setting.is_secret else effective(self.settings, setting.key)
+        value = None if shown is None else shown.value
         kind = setting.kind
         if kind is Kind.BOOL:
             editor: QWidget = QCheckBox()
@@ -118,6 +122,9 @@ class SettingsDialog(QDialog):
         if self.settings.overridden_by_env(setting.key):
             editor.setEnabled(False)
             editor.setToolTip(f"Set by the environment variable {setting.env_var}")
+        elif shown is not None and shown.source == DEMO_IN_USE:
+            editor.setToolTip("In use now: no HubSpot app or API address is configured, so "
+                              "the built-in demo portal runs. Untick to turn it off.")
         self._initial[setting.key] = self._read(setting, editor)
         return editor
 
