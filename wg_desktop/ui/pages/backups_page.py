@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QInputDial
                                QLineEdit, QMessageBox, QProgressBar, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
+from wg_desktop.ui.table_model import ListTableModel
 from wg_desktop.services.backups import (SUFFIX, BackupBusy, BackupInfo, BackupService,
                                          FailedAttempt, Trigger, VerifyResult, backup_name,
                                          restore_command)
@@ -74,27 +75,8 @@ def rows_for(backups: list[BackupInfo], attempts: list[FailedAttempt],
     return sorted(rows, key=lambda r: r.created_at, reverse=True)
 
 
-class BackupTableModel(QAbstractTableModel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[BackupRow] = []
-
-    def set_rows(self, rows: list[BackupRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
+class BackupTableModel(ListTableModel):
+    headers = tuple(COLUMNS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:

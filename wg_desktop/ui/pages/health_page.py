@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
 
+from wg_desktop.ui.table_model import ListTableModel
 from wg_desktop.services.alerts import AlertService, AlertState
 from wg_desktop.services.audit import AuditLog
 from wg_desktop.services.health import DailyCounts, EndpointUsage, daily_counts
@@ -83,31 +84,16 @@ def _esc(text: str) -> str:
     return html.escape(text)
 
 
-class _Table(QAbstractTableModel):
-    """A read-only table over a list of rows (tuples of display text)."""
+class _Table(ListTableModel):
+    """Rows of display text; ``items`` holds what each row stands for."""
 
     def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.headers = tuple(headers)
-        self.rows: list[tuple[str, ...]] = []
+        super().__init__(parent, headers)
         self.items: list[Any] = []
 
     def set_rows(self, items: Sequence[Any], rows: Sequence[tuple[str, ...]]) -> None:
-        self.beginResetModel()
-        self.items, self.rows = list(items), list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.headers[section]
-        return None
+        self.items = list(items)
+        super().set_rows(rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:

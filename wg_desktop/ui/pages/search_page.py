@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QHBox
                                QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
 
 from wg_desktop.services.search import SearchHit, SearchService, Snippet
+from wg_desktop.ui.table_model import ListTableModel
 from wg_desktop.ui.json_tree import plain_tooltip
 from wg_desktop.ui.pages.history_panel import local_time_text, origin_label
 
@@ -93,30 +94,18 @@ COLUMN_TITLES = {Column.WORKFLOW: "Workflow", Column.PORTAL: "Portal",
 MARKED_HTML_ROLE = Qt.ItemDataRole.UserRole + 1   # the snippet as escaped HTML, matches bold
 
 
-class SearchResultsModel(QAbstractTableModel):
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.hits: list[SearchHit] = []
+class SearchResultsModel(ListTableModel):
+    headers = tuple(COLUMN_TITLES[column] for column in Column)
+
+    @property
+    def hits(self) -> list[SearchHit]:
+        return self.rows
 
     def set_hits(self, hits: list[SearchHit]) -> None:
-        self.beginResetModel()
-        self.hits = list(hits)
-        self.endResetModel()
+        self.set_rows(hits)
 
     def hit_at(self, row: int) -> SearchHit:
-        return self.hits[row]
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.hits)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMN_TITLES[Column(section)]
-        return None
+        return self.rows[row]
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
