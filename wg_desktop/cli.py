@@ -31,9 +31,9 @@ from wg_desktop.services.audit import AuditQuery
 from wg_desktop.services.settings_service import SettingsService, effective
 from wg_desktop.hubspot.errors import HubSpotError
 from wg_desktop.services.connection import ConnectError
+from wg_desktop.demo.embedded import start_demo_portal
 from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
-                                               ensure_demo_portal_connected, start_demo_portal,
-                                               wants_demo)
+                                               ensure_demo_portal_connected, wants_demo)
 from wg_desktop.services.loopback import LoopbackError
 from wg_desktop.services.oauth_flow import RedirectError
 from wg_desktop.instance import InstanceBusy

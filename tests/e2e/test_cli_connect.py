@@ -42,7 +42,7 @@ def test_demo_mode_connects_its_portal_and_lists_it(env):
 def test_private_app_token_from_stdin_never_argv(env, data_dir):
     # The demo portal's second portal has no workflows: refused with the reason.
     from wg_desktop.demo.server import DemoConfig, DemoPortal
-    from wg_desktop.services.hubspot_setup import DEMO_SEED, DEMO_WORKFLOWS
+    from wg_desktop.demo.embedded import DEMO_SEED, DEMO_WORKFLOWS
 
     with DemoPortal(DemoConfig(seed=DEMO_SEED, workflows=DEMO_WORKFLOWS)) as twin:
         starter_token = twin.private_app_token(twin.portal_ids[1])

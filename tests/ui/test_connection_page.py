@@ -26,8 +26,8 @@ from wg_desktop.services.schedule import Interval
 from wg_desktop.store.models import Portal, PortalStatus
 from wg_desktop.ui.app import StoreSessionPool
 from wg_desktop.ui.jobs import SynchronousPool, run_off_gui_thread
-from wg_desktop.ui.pages.connection_page import (ConnectionPage, LinkState, expiry_text,
-                                                 link_state)
+from wg_desktop.services.portal_link import LinkState, link_state
+from wg_desktop.ui.pages.connection_page import ConnectionPage, expiry_text
 
 WAIT = 20_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -327,7 +327,7 @@ def test_token_refresh_job_is_scheduled_hourly_and_runs(qtbot, hub_window, hubsp
 
 
 def test_demo_mode_connects_the_demo_portal_off_the_gui_thread(qtbot, ctx):
-    from wg_desktop.services.hubspot_setup import DEMO_WORKFLOWS
+    from wg_desktop.demo.embedded import DEMO_WORKFLOWS
     from wg_desktop.store.models import Workflow
     from wg_desktop.ui.app import build_services, connect_demo_portal, create_main_window
 

@@ -88,6 +88,9 @@ class AuditQuery:
     offset: int = 0
 
 
+# The outcomes an entry can have, for filters.
+OUTCOMES: tuple[str, ...] = tuple(str(o) for o in Outcome)
+
 CSV_COLUMNS = ("id", "timestamp", "action", "portal", "outcome", "details", "entry_hash",
                "trail_head")
 

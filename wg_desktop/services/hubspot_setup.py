@@ -1,11 +1,12 @@
 """Wiring the HubSpot side of the app: which HubSpot (the real one or the
 embedded demo portal), the token manager, one client per portal and the
-connection service. Called by the composition root (GUI and CLI)."""
+connection service. Called by the composition root (GUI and CLI), which also
+starts the demo portal (``wg_desktop.demo.embedded``) when it is wanted: this
+module only sees the running portal's URLs, credentials and tokens."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,14 +22,6 @@ from wg_desktop.services.sync import SyncService
 from wg_desktop.services.tokens import TokenManager, TokenVault
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus
-
-log = logging.getLogger(__name__)
-
-# The embedded demo portal's data is generated from this seed, so its
-# workflows and private-app tokens are the same on every start.
-DEMO_SEED = 2026
-DEMO_WORKFLOWS = 120
-
 
 def wants_demo(settings: Settings) -> bool:
     """The demo portal is used when asked for, or when nothing points
@@ -65,18 +58,6 @@ class HubSpotServices:
         self.clients.close()
         if self.demo is not None:
             self.demo.stop()
-
-
-def start_demo_portal(registry: SecretRegistry | None = None) -> Any:
-    from wg_desktop.demo.server import DemoConfig, DemoPortal
-
-    portal = DemoPortal(DemoConfig(seed=DEMO_SEED, workflows=DEMO_WORKFLOWS)).start()
-    if registry is not None:
-        registry.add(portal.client_secret)
-        for portal_id in portal.portal_ids:
-            registry.add(portal.private_app_token(portal_id))
-    log.info("demo portal serving on %s", portal.base_url)
-    return portal
 
 
 def demo_app(demo: Any) -> OAuthApp:

@@ -5,8 +5,8 @@ windows) and one row per API call for the health monitor."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
-from wg_desktop.hubspot.observability import ApiCallRecord
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import ApiCall, RateLimitUsage
 
@@ -30,13 +30,30 @@ class StoreUsageStore:
             RateLimitUsage.insert(portal_key=portal_key, ts=ts).execute()
 
 
+class ApiCallFacts(Protocol):
+    """What one API call record must carry to be stored. The HubSpot client's
+    ``ApiCallRecord`` has this shape; the store does not import the network
+    layer to know it."""
+
+    timestamp: float
+    portal_key: str
+    method: str
+    endpoint: str
+    status: int | None
+    latency_ms: float
+    bytes: int
+    error: object | None          # an error category; stored as its text
+    retries: int
+    waited_for_limit_ms: float
+
+
 class StoreCallRecorder:
     """Implements ``wg_desktop.hubspot.observability.CallRecorder``."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def record(self, rec: ApiCallRecord) -> None:
+    def record(self, rec: ApiCallFacts) -> None:
         with self.store.session(), self.store.writing():
             ApiCall.insert(
                 timestamp=dt.datetime.fromtimestamp(rec.timestamp, dt.timezone.utc),

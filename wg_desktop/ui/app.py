@@ -23,9 +23,9 @@ from wg_desktop.paths import Paths
 from wg_desktop.security.keys import DatabaseKeyMissing
 from wg_desktop.security.redaction import SecretRegistry, redact
 from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
+from wg_desktop.demo.embedded import start_demo_portal
 from wg_desktop.services.hubspot_setup import (HubSpotServices, build_hubspot_services,
-                                               ensure_demo_portal_connected, start_demo_portal,
-                                               wants_demo)
+                                               ensure_demo_portal_connected, wants_demo)
 from wg_desktop.services.backups import BackupService, Trigger
 from wg_desktop.services.alerts import HealthServices, build_health_services
 from wg_desktop.services.health import check_summary

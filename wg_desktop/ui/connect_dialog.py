@@ -28,7 +28,7 @@ import html
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, QUrl, Signal
@@ -41,7 +41,9 @@ from wg_desktop.services.hubspot_setup import HubSpotServices
 from wg_desktop.services.loopback import LoopbackError, LoopbackReceiver
 from wg_desktop.services.oauth_flow import (AuthorizationRequest, RedirectError,
                                             code_from_pasted_text)
-from wg_desktop.store.models import Portal
+
+if TYPE_CHECKING:
+    from wg_desktop.store.models import Portal
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +228,7 @@ class ConnectDialog(QDialog):
         self._receiver: LoopbackReceiver | None = None
         self._busy = False
         self._closed = False
-        self.connected_portal: Portal | None = None
+        self.connected_portal: "Portal | None" = None
         self.profile: Any = None
         self.page: Any = None
         self.view: Any = None
@@ -498,7 +500,7 @@ class ConnectDialog(QDialog):
         self._handles.append(handle)
         return handle
 
-    def _connected(self, portal: Portal) -> None:
+    def _connected(self, portal: "Portal") -> None:
         self._set_busy(False)
         self.connected_portal = portal
         self.show_message(f"Connected <b>{html.escape(portal.name)}</b> "

@@ -14,9 +14,8 @@ from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIn
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from wg_desktop.services.audit import (AuditAction, AuditEntry, AuditLog, AuditQuery,
+from wg_desktop.services.audit import (OUTCOMES, AuditAction, AuditEntry, AuditLog, AuditQuery,
                                       ChainReport)
-from wg_desktop.store.models import Outcome
 
 COLUMNS = ("Time", "Action", "Portal", "Outcome", "Details")
 ALL = "All"
@@ -83,7 +82,7 @@ class AuditPage(QWidget):
         self.action = QComboBox()
         self.action.addItems([ALL, *sorted(str(a) for a in AuditAction)])
         self.outcome = QComboBox()
-        self.outcome.addItems([ALL, *(str(o) for o in Outcome)])
+        self.outcome.addItems([ALL, *OUTCOMES])
         self.export_button = QPushButton("Export CSV…")
         self.refresh_button = QPushButton("Refresh")
         self.count_label = QLabel("")

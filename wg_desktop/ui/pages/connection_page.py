@@ -11,12 +11,9 @@ the database runs through the runner; the 1-second countdown is pure display.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import html
 import logging
 import time
-import weakref
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QStringListModel, Qt, QTimer, Signal
@@ -25,13 +22,10 @@ from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLis
                                QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
 from wg_desktop.constants import OAUTH_SCOPES
-from wg_desktop.hubspot import api
-from wg_desktop.hubspot.breaker import BreakerState
-from wg_desktop.hubspot.errors import HubSpotError
-from wg_desktop.hubspot.ratelimit import Priority
 from wg_desktop.services.connection import ConnectionTest
 from wg_desktop.services.hubspot_setup import HubSpotServices
-from wg_desktop.store.models import Portal, PortalStatus
+from wg_desktop.services.portal_link import (LinkState, LinkWatch, PortalSnapshot,
+                                             load_portal_snapshot)
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +33,6 @@ COUNTDOWN_MS = 1_000
 
 
 # -- what is shown (pure) ------------------------------------------------------------------
-
-class LinkState(enum.StrEnum):
-    CONNECTED = "connected"
-    RECONNECT_NEEDED = "reconnect_needed"
-    OFFLINE = "offline"
-    BREAKER_OPEN = "breaker_open"
-    DISCONNECTED = "disconnected"
-
 
 _STATE_LABEL = {
     LinkState.CONNECTED: "Connected",
@@ -62,19 +48,6 @@ _STATE_STYLE = {
     LinkState.BREAKER_OPEN: "background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;",
     LinkState.DISCONNECTED: "background:#eef1f4;color:#33475b;border:1px solid #cbd6e2;",
 }
-
-
-def link_state(status: str, needs_reauth: bool, breaker: BreakerState | None,
-               last_test: ConnectionTest | None) -> LinkState:
-    if status == PortalStatus.DISCONNECTED:
-        return LinkState.DISCONNECTED
-    if status == PortalStatus.RECONNECT_NEEDED or needs_reauth:
-        return LinkState.RECONNECT_NEEDED
-    if breaker in (BreakerState.OPEN, BreakerState.HALF_OPEN):
-        return LinkState.BREAKER_OPEN
-    if last_test is not None and not last_test.ok:
-        return LinkState.OFFLINE
-    return LinkState.CONNECTED
 
 
 def link_detail(state: LinkState, retry_in: float, last_test: ConnectionTest | None) -> str:
@@ -121,64 +94,6 @@ def when_text(value: dt.datetime | None, never: str = "never") -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else never
 
 
-# -- what is loaded (off the GUI thread) ------------------------------------------------------
-
-@dataclass(frozen=True)
-class PortalSnapshot:
-    hub_id: int
-    name: str
-    domain: str
-    account_type: str
-    user_email: str
-    time_zone: str
-    auth_kind: str
-    status: str
-    scopes: tuple[str, ...]
-    is_demo: bool
-    connected_at: dt.datetime | None
-    last_refresh_at: dt.datetime | None
-    expires_at: float | None
-    details: api.AccountDetails | None
-    details_note: str
-    client: Any          # the portal's HubSpotClient: breaker/reauth read live (locks, no I/O)
-
-
-def load_snapshot(services: HubSpotServices, hub_id: int) -> PortalSnapshot | None:
-    """Worker thread: the stored portal, its token expiry and account details."""
-    portal = Portal.get_or_none(Portal.hub_id == hub_id)
-    if portal is None:
-        return None
-    client = None
-    details = None
-    note = ""
-    if portal.status == PortalStatus.DISCONNECTED:
-        note = "Disconnected: showing the information stored when it was connected."
-    elif portal.status == PortalStatus.RECONNECT_NEEDED:
-        client = services.clients.client(hub_id)
-        note = "Reconnect to refresh the portal information."
-    else:
-        client = services.clients.client(hub_id)
-        try:
-            details = api.account_details(client, allow_stale=True,
-                                          priority=Priority.INTERACTIVE)
-            if details.stale:
-                note = "HubSpot is unreachable: showing the last known information."
-        except HubSpotError as exc:
-            note = f"Could not fetch the portal information: {exc.user_message}"
-    # Read after the API call, which may just have refreshed the token.
-    tokens = services.vault.load(hub_id)
-    portal = Portal.get_or_none(Portal.hub_id == hub_id) or portal
-    expires_at = tokens.expires_at if tokens is not None else (
-        portal.token_expires_at.timestamp() if portal.token_expires_at else None)
-    return PortalSnapshot(
-        hub_id=portal.hub_id, name=portal.name, domain=portal.domain,
-        account_type=portal.account_type, user_email=portal.user_email,
-        time_zone=portal.time_zone, auth_kind=portal.auth_kind, status=portal.status,
-        scopes=tuple(portal.scopes.split()), is_demo=portal.is_demo,
-        connected_at=portal.connected_at, last_refresh_at=portal.last_refresh_at,
-        expires_at=expires_at, details=details, details_note=note, client=client)
-
-
 class _ClientEvents(QObject):
     """Carries breaker and re-authentication events from worker threads to the GUI."""
 
@@ -206,8 +121,6 @@ class ConnectionPage(QWidget):
         self._snapshot: PortalSnapshot | None = None
         self._last_test: ConnectionTest | None = None
         self._pending: Any = None
-        # Weak: a forgotten client must not be kept alive, nor its id reused unwatched.
-        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
         self.connect_dialog: Any = None
         self.disconnect_box: QMessageBox | None = None
         self._events = _ClientEvents(self)
@@ -362,7 +275,7 @@ class ConnectionPage(QWidget):
             self._show_empty()
             return
         services = self.services
-        self._pending = self.runner(lambda: load_snapshot(services, hub_id),
+        self._pending = self.runner(lambda: load_portal_snapshot(services, hub_id),
                                     on_result=lambda snap: self._apply(hub_id, snap),
                                     on_error=lambda error: self._load_failed(hub_id, error))
 
@@ -390,22 +303,19 @@ class ConnectionPage(QWidget):
             self.loaded.emit(None)
             return
         self._snapshot = snapshot
-        self._watch(snapshot.client)
+        self._watch(snapshot.watch)
         self.stack.setCurrentIndex(1)
         self._render()
         if self.isVisible():
             self._countdown.start()
         self.loaded.emit(snapshot)
 
-    def _watch(self, client: Any) -> None:
-        """Follow the client's breaker and re-authentication state (once per client)."""
-        if client is None or client in self._watched:
-            return
-        self._watched.add(client)
-        events = self._events
-        client.breaker.add_listener(
-            lambda key, old, new: events.breaker_changed.emit(key, str(new)))
-        client.add_reauth_listener(events.reauth_needed.emit)
+    def _watch(self, watch: LinkWatch | None) -> None:
+        """Follow the portal's breaker and re-authentication state; the
+        listeners post queued signals, so widgets are touched on this thread."""
+        if watch is not None:
+            events = self._events
+            watch.listen(events, events.breaker_changed.emit, events.reauth_needed.emit)
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -413,10 +323,7 @@ class ConnectionPage(QWidget):
         snap = self._snapshot
         if snap is None:
             return None
-        client = snap.client
-        return link_state(snap.status, bool(client is not None and client.needs_reauth),
-                          client.breaker.state if client is not None else None,
-                          self._last_test)
+        return snap.state(self._last_test)
 
     def _render(self) -> None:
         snap = self._snapshot
@@ -474,7 +381,7 @@ class ConnectionPage(QWidget):
         state = self.current_state()
         if snap is None or state is None:
             return
-        retry_in = snap.client.breaker.retry_in() if snap.client is not None else 0.0
+        retry_in = snap.watch.retry_in() if snap.watch is not None else 0.0
         self.state_badge.setText(_STATE_LABEL[state])
         self.state_badge.setProperty("state", str(state))
         self.state_badge.setStyleSheet(_STATE_STYLE[state] + "border-radius:4px;padding:3px 10px;"
