@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6 import __version__ as PYSIDE_VERSION
-from PySide6.QtCore import (QByteArray, QObject, QSettings, QSize, Qt, QTimer, QUrl, Signal,
-                            qVersion)
+from PySide6.QtCore import (QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, QUrl,
+                            Signal, qVersion)
 from PySide6.QtGui import (QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence,
                            QResizeEvent, QShortcut)
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDialog,
@@ -50,6 +50,7 @@ from wg_desktop.ui.pages.overview_page import OverviewPage
 from wg_desktop.ui.pages.search_page import SearchPage, match_text
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 from wg_desktop.security.redaction import redact
+from wg_desktop.ui.page_icons import page_icon
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.settings_dialog import SettingsDialog
 
@@ -381,7 +382,14 @@ class MainWindow(QMainWindow):
             widget = FeatureOffPage(page.feature, self.open_settings)
         self.pages.append(Page(page.title, widget, page.feature))
         self.stack.addWidget(widget)
-        QListWidgetItem(page.title, self.nav)
+        QListWidgetItem(page_icon(page.title, self.palette()), page.title, self.nav)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        # A switch between light and dark redraws the page icons in the new text colour.
+        if event.type() == QEvent.Type.PaletteChange:
+            for row, page in enumerate(self.pages):
+                self.nav.item(row).setIcon(page_icon(page.title, self.palette()))
 
     def show_page(self, title: str) -> QWidget:
         for row, page in enumerate(self.pages):
