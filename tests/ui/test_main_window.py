@@ -73,6 +73,29 @@ def test_audit_page_lists_filters_searches_and_exports(qtbot, window, ctx, tmp_p
     assert ctx.audit.entries()[0].action == "export"
 
 
+def test_audit_page_reads_as_text_with_portal_names(qtbot, window, ctx):
+    from wg_desktop.store.models import Portal
+
+    with ctx.store.session():
+        Portal.create(hub_id=4242, name="Acme Sandbox")
+    ctx.audit.record(AuditAction.SYNC, portal_hub_id=4242,
+                     details={"change": "changed", "workflow": "Renewal \u2013 Retail",
+                              "first_capture": False, "skipped": []})
+    ctx.audit.record(AuditAction.CONNECT, portal_hub_id=77, details="plain words")
+    page = window.show_page("Audit log")
+    qtbot.waitUntil(lambda: len(_rows(page)) == 2, timeout=5000)
+    rows = {r[1]: r for r in _rows(page)}
+    assert rows["sync"][2] == "Acme Sandbox (4242)"
+    # stored with sorted keys; empty values are left out
+    assert rows["sync"][4] == ("change: changed · first capture: no · "
+                               "workflow: Renewal \u2013 Retail")
+    assert "\\u2013" not in rows["sync"][4] and "{" not in rows["sync"][4]
+    assert rows["connect"][2] == "77" and rows["connect"][4] == "plain words"
+    # the filter offers what the trail holds, not every action there could be
+    offered = [page.action.itemText(i) for i in range(page.action.count())]
+    assert offered == ["All", "connect", "sync"]
+
+
 def test_settings_dialog_saves_values_and_secrets(qtbot, window, ctx):
     with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
         window.open_settings()

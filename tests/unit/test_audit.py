@@ -322,3 +322,13 @@ def test_export_overwrites_atomically(audit, tmp_path):
     rows = _read_csv(path)
     assert len(rows) == 2 and rows[1][5] == "only one"
     assert _mode(path) == 0o600
+
+
+def test_readable_details_turn_json_into_words():
+    from wg_desktop.services.audit import readable_details
+
+    assert readable_details('{"skipped": ["a", "b"], "rows": 3, "ok": true, "x": null}') == \
+        "skipped: a, b · rows: 3 · ok: yes"
+    assert readable_details('{"nested": {"k": "\\u2013"}}') == 'nested: {"k": "–"}'
+    assert readable_details("not json {") == "not json {"
+    assert readable_details("[1, 2]") == "[1, 2]"

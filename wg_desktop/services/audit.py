@@ -44,7 +44,7 @@ from wg_desktop.paths import write_private_atomic
 from wg_desktop.security.redaction import SecretRegistry, redact
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import (GENESIS_HASH, AuditChainState, AuditEvent, Outcome,
-                                     audit_entry_hash)
+                                     Portal, audit_entry_hash)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,42 @@ class AuditEntry:
     outcome: str
     details: str
     entry_hash: str | None = None    # its link in the hash chain (None: never chained)
+
+
+@dataclass(frozen=True)
+class AuditBrowse:
+    """What the audit page shows for one query: the entries, the actions the
+    trail actually holds (for the filter) and portal names by hub id."""
+    entries: list[AuditEntry]
+    actions: list[str]
+    portal_names: dict[int, str]
+
+
+def readable_details(details: str) -> str:
+    """An entry's details as a person reads them: ``change: deleted · workflow:
+    Re-engagement – SMB``, not JSON with ``\\u2013`` escapes. Details that are
+    not a JSON object are shown as they are."""
+    try:
+        data = json.loads(details)
+    except ValueError:
+        return details
+    if not isinstance(data, dict):
+        return details
+    parts = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, list):
+            text = ", ".join(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                             for v in value)
+        elif isinstance(value, dict):
+            text = json.dumps(value, ensure_ascii=False)
+        else:
+            text = str(value)
+        parts.append(f"{key.replace('_', ' ')}: {text}")
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -320,6 +356,13 @@ class AuditLog:
     def actions(self) -> list[str]:
         return [row.action for row in
                 AuditEvent.select(AuditEvent.action).distinct().order_by(AuditEvent.action)]
+
+    def browse(self, query: AuditQuery | None = None) -> AuditBrowse:
+        """The page's one read: entries, recorded actions and portal names."""
+        with self.store.db.atomic():
+            names = {row.hub_id: row.name for row in Portal.select(Portal.hub_id, Portal.name)
+                     if row.name}
+            return AuditBrowse(self.entries(query), self.actions(), names)
 
     def _select(self, query: AuditQuery) -> pw.ModelSelect:
         select = AuditEvent.select()

@@ -14,8 +14,8 @@ from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIn
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from wg_desktop.services.audit import (OUTCOMES, AuditAction, AuditEntry, AuditLog, AuditQuery,
-                                      ChainReport)
+from wg_desktop.services.audit import (OUTCOMES, AuditBrowse, AuditEntry, AuditLog,
+                                      AuditQuery, ChainReport, readable_details)
 
 COLUMNS = ("Time", "Action", "Portal", "Outcome", "Details")
 ALL = "All"
@@ -25,11 +25,22 @@ class AuditTableModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.entries: list[AuditEntry] = []
+        self.details: list[str] = []
+        self.portal_names: dict[int, str] = {}
 
-    def set_entries(self, entries: list[AuditEntry]) -> None:
+    def set_entries(self, entries: list[AuditEntry],
+                    portal_names: dict[int, str] | None = None) -> None:
         self.beginResetModel()
         self.entries = entries
+        self.details = [readable_details(entry.details) for entry in entries]
+        self.portal_names = portal_names or {}
         self.endResetModel()
+
+    def portal_text(self, hub_id: int | None) -> str:
+        if hub_id is None:
+            return ""
+        name = self.portal_names.get(hub_id)
+        return f"{name} ({hub_id})" if name else str(hub_id)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.entries)
@@ -55,14 +66,14 @@ class AuditTableModel(QAbstractTableModel):
             if column == 1:
                 return entry.action
             if column == 2:
-                return "" if entry.portal_hub_id is None else str(entry.portal_hub_id)
+                return self.portal_text(entry.portal_hub_id)
             if column == 3:
                 return entry.outcome
-            return entry.details
+            return self.details[index.row()]
         if role == Qt.ItemDataRole.UserRole:  # sort key
             return entry.id if column == 0 else self.data(index)
         if role == Qt.ItemDataRole.ToolTipRole and column == 4:
-            return entry.details
+            return self.details[index.row()]
         return None
 
 
@@ -80,7 +91,9 @@ class AuditPage(QWidget):
         self.search = QLineEdit(placeholderText="Search details…")
         self.search.setClearButtonEnabled(True)
         self.action = QComboBox()
-        self.action.addItems([ALL, *sorted(str(a) for a in AuditAction)])
+        # Filled with the actions the trail holds once it is read (a filter
+        # offering actions never recorded would only ever show nothing).
+        self.action.addItem(ALL)
         self.outcome = QComboBox()
         self.outcome.addItems([ALL, *OUTCOMES])
         self.export_button = QPushButton("Export CSV…")
@@ -140,7 +153,7 @@ class AuditPage(QWidget):
         if self._pending is not None:
             self._pending.discard()   # its answer is for an outdated query
         query = self.query()
-        self._pending = self._run(lambda: self.audit.entries(query),
+        self._pending = self._run(lambda: self.audit.browse(query),
                                   on_result=self._show, on_error=self._error)
         self.check_chain()
 
@@ -167,11 +180,26 @@ class AuditPage(QWidget):
         self._pending_chain = None
         self.chain_label.setText(f"Could not check the audit trail: {error}")
 
-    def _show(self, entries: list[AuditEntry]) -> None:
+    def _show(self, browse: AuditBrowse) -> None:
         self._pending = None
-        self.model.set_entries(entries)
+        entries = browse.entries
+        self._offer_actions(browse.actions)
+        self.model.set_entries(entries, browse.portal_names)
         self.count_label.setText(f"{len(entries)} entries")
         self.loaded.emit(len(entries))
+
+    def _offer_actions(self, actions: list[str]) -> None:
+        current = self.action.currentText()
+        wanted = [ALL, *actions]
+        if current not in wanted:
+            wanted.append(current)      # keep the user's choice until they change it
+        if [self.action.itemText(i) for i in range(self.action.count())] == wanted:
+            return
+        self.action.blockSignals(True)
+        self.action.clear()
+        self.action.addItems(wanted)
+        self.action.setCurrentText(current)
+        self.action.blockSignals(False)
 
     def _error(self, error: BaseException) -> None:
         self._pending = None
