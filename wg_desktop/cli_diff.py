@@ -1,18 +1,23 @@
 """CLI commands that read what changed: ``diff`` (two versions of a workflow,
-or two workflows, across portals, or a version with what is live in HubSpot
-now) and ``describe`` (a version in words). Only ``diff --live`` reaches
-HubSpot; everything else reads the local store and works offline."""
+or two workflows, across portals, or a version with a workflow in a file, or
+a version with what is live in HubSpot now) and ``describe`` (a version in
+words). Only ``diff --live`` reaches HubSpot; everything else reads the local
+store (and the file) and works offline."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json
-from wg_desktop.flows.diff import FlowDiff, diff_flows, unified_lines
+from wg_desktop.flows.diff import diff_flows, unified_lines
 from wg_desktop.flows.words import readable_lines, readable_text
-from wg_desktop.services.compare import LIVE_LABEL, CompareService
+from wg_desktop.services.compare import (LIVE_LABEL, ComparedSide, CompareService, Comparison,
+                                         WorkflowSide, compare_with_file, compare_workflows,
+                                         version_label)
+from wg_desktop.services.compare_file import FileWorkflowChoiceNeeded
 from wg_desktop.services.portals import find_portal
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
 from wg_desktop.store.models import Workflow
@@ -39,12 +44,16 @@ def _find(queries: WorkflowQueries, ref: str, hub_id: int | None) -> Workflow:
     return queries.find(ref, hub_id)
 
 
-def _label(workflow: Workflow, number: int, count: int) -> str:
-    return f"{workflow.name} ({workflow.portal.hub_id}:{workflow.flow_id}) v{number} of {count}"
+Side = tuple[str, dict[str, Any]]       # (label, definition)
 
 
-def _versions(queries: WorkflowQueries, workflow: Workflow, refs: list[str]
-              ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+def _compared(old: Side, new: Side) -> Comparison:
+    (old_label, old_doc), (new_label, new_doc) = old, new
+    return Comparison(ComparedSide(old_label, "old", old_doc),
+                      ComparedSide(new_label, "new", new_doc), diff_flows(old_doc, new_doc))
+
+
+def _versions(queries: WorkflowQueries, workflow: Workflow, refs: list[str]) -> Comparison:
     count = len(queries.history(workflow))
     if len(refs) > 2:
         raise CliError("diff takes at most two version numbers (V1 V2)")
@@ -60,7 +69,8 @@ def _versions(queries: WorkflowQueries, workflow: Workflow, refs: list[str]
                                    "nothing to compare it with.")
         old_number = new_number - 1
         _, old = queries.version(workflow, old_number)
-    return ((_label(workflow, old_number, count), old), (_label(workflow, new_number, count), new))
+    return _compared((version_label(workflow, old_number, count), old),
+                     (version_label(workflow, new_number, count), new))
 
 
 def _number(queries: WorkflowQueries, workflow: Workflow, version_id: int) -> int:
@@ -68,64 +78,87 @@ def _number(queries: WorkflowQueries, workflow: Workflow, version_id: int) -> in
     return number
 
 
-def _live_sides(env: CliEnv, queries: WorkflowQueries, workflow: Workflow, refs: list[str]
-                ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
-    """(the stored version, live now). Reaches HubSpot: a portal that needs a
+def _live(env: CliEnv, queries: WorkflowQueries, workflow: Workflow, refs: list[str]
+          ) -> Comparison:
+    """The stored version → live now. Reaches HubSpot: a portal that needs a
     reconnect or an unreachable HubSpot raise the errors the CLI maps to its
     exit statuses (3, 1); a workflow deleted in HubSpot is one line (1)."""
     if len(refs) > 1:
         raise CliError("diff --live takes one version number (WORKFLOW [V] --live)")
     info, stored = queries.version(workflow, refs[0] if refs else None)
     count = len(queries.history(workflow))
-    old_label = _label(workflow, _number(queries, workflow, info.id), count)
+    old_label = version_label(workflow, _number(queries, workflow, info.id), count)
     live = CompareService(env.hubspot().clients, queries).live(workflow.id)
     new_label = f"{LIVE_LABEL} ({live.hub_id}:{live.flow_id}, revision {live.revision_id})"
-    return (old_label, stored), (new_label, dict(live.definition))
+    return _compared((old_label, stored), (new_label, dict(live.definition)))
+
+
+def _with_file(queries: WorkflowQueries, workflow: Workflow, refs: list[str],
+               args: argparse.Namespace) -> Comparison:
+    """The stored version (default: the latest) → the workflow in --file."""
+    if len(refs) > 1:
+        raise CliError("diff --file takes one version number (WORKFLOW [V] --file FILE)")
+    version_id = queries.version(workflow, refs[0])[0].id if refs else None
+    try:
+        return compare_with_file(queries, WorkflowSide(workflow.id, version_id),
+                                 Path(args.file), args.file_workflow)
+    except FileWorkflowChoiceNeeded as exc:
+        raise CliError(f"{exc}; choose one with --file-workflow NAME|ID: "
+                       f"{exc.examples_text()}") from None
+
+
+def _check_modes(args: argparse.Namespace) -> None:
+    if args.live and args.file is not None:
+        raise CliError("--live and --file cannot be combined: compare a version with what "
+                       "HubSpot holds now, or with a file")
+    if args.workflows and args.live:
+        raise CliError("--live compares one workflow: WORKFLOW [V] --live, not --workflows")
+    if args.workflows and args.file is not None:
+        raise CliError("--file compares one workflow: WORKFLOW [V] --file FILE, not --workflows")
+    if args.file_workflow is not None and args.file is None:
+        raise CliError("--file-workflow chooses a workflow inside --file FILE")
+    if args.workflows and args.refs:
+        raise CliError("give either WORKFLOW [V1] [V2] or --workflows A B, not both")
+    if not args.workflows and not args.refs:
+        raise CliError("name a workflow: wg-desktop diff WORKFLOW [V1] [V2] "
+                       "(or --workflows A B, or WORKFLOW [V] --file FILE)")
 
 
 def cmd_diff(args: argparse.Namespace, env: CliEnv) -> int:
+    _check_modes(args)
     queries = _queries(env)
-    if args.live and args.workflows:
-        raise CliError("--live compares one workflow: WORKFLOW [V] --live, not --workflows")
     if args.workflows:
-        if args.refs:
-            raise CliError("give either WORKFLOW [V1] [V2] or --workflows A B, not both")
-        sides = []
-        for ref in args.workflows:
-            workflow = _find(queries, ref, args.portal)
-            info, definition = queries.version(workflow)
-            count = len(queries.history(workflow))
-            sides.append((_label(workflow, _number(queries, workflow, info.id), count), definition))
-        (old_label, old), (new_label, new) = sides
+        old, new = (_find(queries, ref, args.portal) for ref in args.workflows)
+        comparison = compare_workflows(queries, WorkflowSide(old.id), WorkflowSide(new.id))
     else:
-        if not args.refs:
-            raise CliError("name a workflow: wg-desktop diff WORKFLOW [V1] [V2] "
-                           "(or --workflows A B)")
         workflow = _find(queries, args.refs[0], args.portal)
-        if args.live:
-            (old_label, old), (new_label, new) = _live_sides(env, queries, workflow,
-                                                             args.refs[1:])
+        if args.file is not None:
+            comparison = _with_file(queries, workflow, args.refs[1:], args)
+        elif args.live:
+            comparison = _live(env, queries, workflow, args.refs[1:])
         else:
-            (old_label, old), (new_label, new) = _versions(queries, workflow, args.refs[1:])
-    diff = diff_flows(old, new)
-    _print(diff, old, new, old_label, new_label, args)
-    return DIFFERENCES_FOUND if args.exit_code and not diff.identical else ExitCode.DONE
+            comparison = _versions(queries, workflow, args.refs[1:])
+    _print(comparison, args)
+    return (DIFFERENCES_FOUND if args.exit_code and not comparison.diff.identical
+            else ExitCode.DONE)
 
 
-def _print(diff: FlowDiff, old: dict[str, Any], new: dict[str, Any], old_label: str,
-           new_label: str, args: argparse.Namespace) -> None:
+def _print(comparison: Comparison, args: argparse.Namespace) -> None:
+    old, new = comparison.old, comparison.new
+    unified = (unified_lines(old.definition, new.definition, old_label=old.label,
+                             new_label=new.label) if args.unified else None)
     if args.json:
-        document = {"old": old_label, "new": new_label, **diff.to_dict()}
-        if args.unified:
-            document["unified"] = unified_lines(old, new, old_label=old_label, new_label=new_label)
+        document = {"old": old.label, "new": new.label, **comparison.diff.to_dict()}
+        if unified is not None:
+            document["unified"] = unified
         emit_json(document)
         return
-    if args.unified:
-        for line in unified_lines(old, new, old_label=old_label, new_label=new_label):
+    if unified is not None:
+        for line in unified:
             print(line)
         return
-    print(f"{old_label} → {new_label}")
-    sys.stdout.write(diff.summary_text())
+    print(f"{old.label} → {new.label}")
+    sys.stdout.write(comparison.diff.summary_text())
 
 
 def cmd_describe(args: argparse.Namespace, env: CliEnv) -> int:
@@ -141,16 +174,21 @@ def cmd_describe(args: argparse.Namespace, env: CliEnv) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     diff = sub.add_parser(
-        "diff", help="what changed between two stored versions, two workflows (offline), "
-                     "or a stored version and the live workflow (--live)",
+        "diff", help="what changed between two stored versions, two workflows, a stored "
+                     "version and a file (offline), or a stored version and the live "
+                     "workflow (--live)",
         description="Compare two versions of a workflow (V2 defaults to the latest, V1 to the "
                     "one before V2; numbers as 'history' prints them, 1 = oldest), or the "
                     "latest versions of two workflows with --workflows A B (each WORKFLOW or "
-                    "PORTAL:WORKFLOW), or with --live a stored version (default: the latest) "
-                    "and what HubSpot holds now. Exits 0 when the comparison ran, differences "
-                    "or not; with --exit-code, 1 when they differ. With --live, 3 when the "
-                    "portal needs a reconnect and 1 when HubSpot cannot be read or the "
-                    "workflow was deleted there.")
+                    "PORTAL:WORKFLOW), or with --file a stored version (default: the latest) and "
+                    "a workflow in a file (HubSpot's flow JSON, or an export of this app: the "
+                    "one with the same flow id, or the one --file-workflow names), or with "
+                    "--live a stored version and what HubSpot holds now. Exits 0 when the "
+                    "comparison ran, differences or not; with --exit-code, 1 when they "
+                    "differ. With --file, 1 when the file cannot be read as workflows and 2 "
+                    "when it holds several and none is named. With --live, 3 when the portal "
+                    "needs a reconnect and 1 when HubSpot cannot be read or the workflow was "
+                    "deleted there.")
     diff.add_argument("refs", nargs="*", metavar="WORKFLOW [V1] [V2]",
                       help="flow id or exact name, then up to two version numbers")
     diff.add_argument("--workflows", nargs=2, metavar=("A", "B"),
@@ -160,6 +198,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     diff.add_argument("--live", action="store_true",
                       help="compare the version with the workflow as HubSpot holds it now "
                            "(reads HubSpot)")
+    diff.add_argument("--file", metavar="FILE",
+                      help="compare the version with a workflow in FILE: a flow as HubSpot's "
+                           "API returns it, a list of flows, or an export zip of this app")
+    diff.add_argument("--file-workflow", metavar="NAME|ID",
+                      help="which workflow of FILE, when it holds several and none has the "
+                           "stored workflow's flow id")
     diff.add_argument("--json", action="store_true", help="machine-readable output")
     diff.add_argument("--unified", action="store_true",
                       help="a unified line diff of the canonical JSON")

@@ -91,3 +91,94 @@ def test_errors_are_one_line(drifted, args, message):
     result = run([a.format(flow=change.flow_id) for a in args], env)
     assert result.returncode != 0 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+# -- diff --file: a stored version against a workflow in a file (offline) --------------------
+
+def shown(env, flow_id: str, *version: str) -> dict:
+    result = run(["show", flow_id, *version], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_file_matching_the_store_is_no_differences(drifted, tmp_path):
+    env, demo, change = drifted
+    export = tmp_path / "export.zip"
+    assert run(["export", "--out", str(export)], env).returncode == 0
+    result = run(["diff", change.flow_id, "--file", str(export), "--exit-code"], env)
+    assert result.returncode == 0, result.stderr
+    header, summary = result.stdout.splitlines()
+    hub, name = demo.portal_ids[0], shown(env, change.flow_id)["name"]
+    assert header.endswith(f"({hub}:{change.flow_id}) v2 of 2 → File export.zip › "
+                           f"workflows/{hub}/{change.flow_id}.json: '{name}' ({change.flow_id})")
+    assert summary == "no differences"
+
+
+def test_file_as_hubspot_returns_it_shows_only_real_differences(drifted, tmp_path):
+    env, _, change = drifted
+    # v1 as HubSpot's API gave it: a revision and an update time the store drops.
+    flow = {**shown(env, change.flow_id, "1"), "revisionId": "999",
+            "updatedAt": "2030-01-01T00:00:00Z"}
+    flow["actions"] = list(reversed(flow.get("actions", [])))     # order carries no meaning
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(flow))
+    against_v1 = run(["diff", change.flow_id, "1", "--file", str(path), "--exit-code"], env)
+    assert against_v1.returncode == 0 and against_v1.stdout.splitlines()[1] == "no differences"
+    latest = run(["diff", change.flow_id, "--file", str(path), "--json"], env)
+    assert latest.returncode == 0, latest.stderr
+    document = json.loads(latest.stdout)
+    versions = json.loads(run(["diff", change.flow_id, "2", "1", "--json"], env).stdout)
+    assert document["new"] == f"File flow.json: '{flow['name']}' ({change.flow_id})"
+    assert document["old"].endswith(f":{change.flow_id}) v2 of 2")
+    # v2 → the file (v1 as HubSpot returned it) is v2 → v1: the same changes, nothing more.
+    assert not document["identical"] and document["changes"] == versions["changes"]
+    flagged = run(["diff", change.flow_id, "--file", str(path), "--exit-code"], env)
+    assert flagged.returncode == 1 and flagged.stderr == ""
+
+
+def test_a_file_of_several_workflows_needs_a_choice(drifted, tmp_path):
+    env, _, change = drifted
+    rows = json.loads(run(["workflows", "--json"], env).stdout)
+    others = [r for r in rows if r["flow_id"] != change.flow_id][:2]
+    path = tmp_path / "others.json"
+    path.write_text(json.dumps({"results": [shown(env, r["flow_id"]) for r in others]}))
+    asked = run(["diff", change.flow_id, "--file", str(path)], env)
+    assert asked.returncode == 2 and asked.stdout == ""
+    assert asked.stderr.count("\n") == 1
+    assert f"others.json holds 2 workflows and none has flow id {change.flow_id}" in asked.stderr
+    assert "--file-workflow NAME|ID" in asked.stderr and f"({others[0]['flow_id']})" in asked.stderr
+    chosen = run(["diff", change.flow_id, "--file", str(path), "--file-workflow",
+                  others[1]["flow_id"], "--json"], env)
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout)["new"].endswith(f"({others[1]['flow_id']})")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"{ nope", "bad.json: not valid JSON"),
+    (b'{"name": "no id"}', "bad.json: not a HubSpot workflow"),
+    (b" " * ((32 << 20) + 1), "bad.json: larger than 32 MB; nothing was compared."),
+    (b"[" * 200 + b"]" * 200, "bad.json: nests deeper than 128 levels"),
+])
+def test_a_bad_file_is_one_line_and_non_zero(drifted, tmp_path, content, message):
+    env, _, change = drifted
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    result = run(["diff", change.flow_id, "--file", str(path)], env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["diff", "{flow}", "--file", "{missing}"], "missing.json: cannot be read"),
+    (["diff", "{flow}", "1", "2", "--file", "{missing}"], "takes one version number"),
+    (["diff", "{flow}", "--live", "--file", "{missing}"], "--live and --file cannot be combined"),
+    (["diff", "--workflows", "{flow}", "{flow}", "--file", "{missing}"],
+     "--file compares one workflow"),
+    (["diff", "{flow}", "--file-workflow", "x"], "--file-workflow chooses a workflow inside"),
+])
+def test_file_usage_errors_are_one_line(drifted, tmp_path, args, message):
+    env, _, change = drifted
+    missing = str(tmp_path / "missing.json")
+    result = run([a.format(flow=change.flow_id, missing=missing) for a in args], env)
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr

@@ -1,4 +1,11 @@
-"""A stored version compared with what is live in HubSpot now.
+"""Comparisons beyond two versions of one workflow: a stored version with
+what is live in HubSpot now, two workflows (any portals, imported sources
+too), and a stored version with a workflow in a file.
+
+``compare_workflows`` and ``compare_with_file`` are the one use case behind
+both the command line (``diff --workflows``, ``diff --file``) and the
+window's Compare menu: they resolve the sides, name them, and diff them. They
+read the local store only and work offline.
 
 :meth:`CompareService.live` reads the workflow from HubSpot the way the
 restore service does (``api.get_flow`` through the portal's shared client,
@@ -21,12 +28,14 @@ Core module: no Qt. Blocking: call it off the GUI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from wg_desktop.flows.diff import FlowDiff, diff_flows
 from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import NotFound
 from wg_desktop.hubspot.ratelimit import Priority
+from wg_desktop.services.compare_file import FileFlow, read_file_flow
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.restore import RestoreService
 from wg_desktop.services.sync import PortalNeedsReconnect
@@ -111,4 +120,85 @@ class CompareService:
         return stored, live, diff_flows(stored, live.definition)
 
 
-__all__ = ["CompareService", "LiveFlow", "LiveFlowGone", "LIVE_LABEL", "can_compare_live"]
+# -- two workflows, or a workflow and a file (offline) -------------------------------------
+
+FILE_SHORT_LABEL = "file"
+
+
+@dataclass(frozen=True)
+class WorkflowSide:
+    """A stored workflow's version to compare: ``version_id`` (the store's
+    id, as the history lists it) or, when None, its latest version."""
+
+    workflow_id: int
+    version_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ComparedSide:
+    label: str                  # e.g. "Production › Welcome (123:456) v3 of 5"
+    short_label: str            # how a unified diff names the side: "v3", "file"
+    definition: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    old: ComparedSide
+    new: ComparedSide
+    diff: FlowDiff
+
+
+def version_label(workflow: Workflow, number: int, count: int) -> str:
+    """A stored version named with its workflow: "Welcome (123:456) v3 of 5"."""
+    return f"{workflow.name} ({workflow.portal.hub_id}:{workflow.flow_id}) v{number} of {count}"
+
+
+def stored_side(queries: WorkflowQueries, side: WorkflowSide) -> ComparedSide:
+    """The version ``side`` names, labelled with its portal: sides of two
+    portals (sandbox and production) may hold the same names."""
+    workflow = queries.get(side.workflow_id)
+    if side.version_id is None:
+        info, _ = queries.version(workflow)
+        version_id = info.id
+    else:
+        version_id = side.version_id
+    _, number, count, definition = queries.version_by_id(workflow, version_id)
+    label = f"{workflow.portal.name} › {version_label(workflow, number, count)}"
+    return ComparedSide(label, f"v{number}", definition)
+
+
+def compare_workflows(queries: WorkflowQueries, old: WorkflowSide, new: WorkflowSide
+                      ) -> Comparison:
+    """Two stored workflows (or two versions of one), old → new."""
+    old_side, new_side = stored_side(queries, old), stored_side(queries, new)
+    return Comparison(old_side, new_side, diff_flows(old_side.definition, new_side.definition))
+
+
+def file_flow_for(queries: WorkflowQueries, workflow_id: int, path: Path,
+                  choice: str | None = None) -> FileFlow:
+    """The workflow in the file to compare with stored workflow ``workflow_id``
+    (see :func:`read_file_flow` for how it is chosen). Raises
+    :class:`FileNotComparable` or :class:`FileWorkflowChoiceNeeded`."""
+    workflow = queries.get(workflow_id)
+    return read_file_flow(path, flow_id=workflow.flow_id, hub_id=workflow.portal.hub_id,
+                          choice=choice)
+
+
+def compare_with_flow(queries: WorkflowQueries, side: WorkflowSide, found: FileFlow
+                      ) -> Comparison:
+    """The stored version → the file's workflow: what the file would change."""
+    stored = stored_side(queries, side)
+    in_file = ComparedSide(found.label, FILE_SHORT_LABEL, found.definition)
+    return Comparison(stored, in_file, diff_flows(stored.definition, in_file.definition))
+
+
+def compare_with_file(queries: WorkflowQueries, side: WorkflowSide, path: Path,
+                      choice: str | None = None) -> Comparison:
+    return compare_with_flow(queries, side, file_flow_for(queries, side.workflow_id, path,
+                                                          choice))
+
+
+__all__ = ["CompareService", "Comparison", "ComparedSide", "LiveFlow", "LiveFlowGone",
+           "LIVE_LABEL", "WorkflowSide", "can_compare_live", "compare_with_file",
+           "compare_with_flow", "compare_workflows", "file_flow_for", "stored_side",
+           "version_label"]

@@ -48,6 +48,7 @@ from wg_desktop.ui.pages.history_panel import COMPARE_SHORTCUT
 from wg_desktop.ui.pages.jobs_page import JobsPage
 from wg_desktop.ui.pages.overview_page import OverviewPage
 from wg_desktop.ui.pages.search_page import SearchPage, match_text
+from wg_desktop.ui.pages.compare_dialog import CompareDialog, CompareMode, comparison_enabled
 from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 from wg_desktop.security.redaction import redact
 from wg_desktop.ui.page_icons import page_icon
@@ -567,6 +568,13 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcuts(self._keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
         self.quit_action.triggered.connect(self.quit)
         file_menu.addAction(self.quit_action)
+        # Two workflows, or one with a file (the history compares versions of one).
+        self.compare_menu = self.menuBar().addMenu("&Compare")
+        self.compare_workflows_action = self.compare_menu.addAction(
+            "Compare &two workflows…", lambda: self.open_compare(CompareMode.WORKFLOWS))
+        self.compare_file_action = self.compare_menu.addAction(
+            "Compare a workflow with a &file…", lambda: self.open_compare(CompareMode.FILE))
+        self.compare_menu.menuAction().setVisible(comparison_enabled(self.ctx.settings))
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard shortcuts", self)
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
@@ -588,6 +596,17 @@ class MainWindow(QMainWindow):
         about = QAction("&About", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def open_compare(self, mode: CompareMode) -> CompareDialog | None:
+        """Compare → two workflows, or a workflow with a file; the first side
+        starts on the workflow selected on the Workflows page."""
+        if not comparison_enabled(self.ctx.settings):
+            return None
+        dialog = CompareDialog(self.workflows_page.queries, self.runner, mode,
+                               selected=self.workflows_page.selected_workflow_id(), parent=self)
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def _page_widget(self, title: str) -> QWidget | None:
         return next((page.widget for page in self.pages if page.title == title), None)

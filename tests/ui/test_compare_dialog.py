@@ -1,0 +1,225 @@
+"""Compare… from the main window: two workflows of two portals, or a workflow
+with a file, picked in a dialog and shown in the diff view."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.support.context import make_context
+from tests.unit.test_compare_sides import PRODUCTION, export_zip, flow, portals  # noqa: F401
+from wg_desktop.flows.diff import RowTag
+from wg_desktop.services.workflows import WorkflowQueries
+from wg_desktop.store.models import Workflow
+from wg_desktop.ui.pages.compare_dialog import CompareDialog, CompareMode, WorkflowPicker
+from wg_desktop.ui.pages.diff_view import TAG_ROLE
+from wg_desktop.ui.pages.pair_diff_view import FILE_ID, PairDiffView
+
+WAIT = 10_000
+DELAY_CHANGE = "Action 2 'Delay': 30 minutes → 2 days"
+
+
+@pytest.fixture
+def queries(ctx) -> WorkflowQueries:
+    return WorkflowQueries(ctx.store, ctx.audit)
+
+
+@pytest.fixture(autouse=True)
+def close_left_open():
+    """Dialogs delete themselves on close, so qtbot cannot own them; whatever a
+    test leaves open is closed here."""
+    yield
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, (CompareDialog, PairDiffView)) and shiboken6.isValid(widget):
+            widget.close()
+
+
+def gone(dialog: CompareDialog) -> bool:
+    return not shiboken6.isValid(dialog) or not dialog.isVisible()
+
+
+def open_dialog(qtbot, queries, runner, mode, selected=None) -> CompareDialog:
+    dialog = CompareDialog(queries, runner, mode, selected=selected)
+    with qtbot.waitSignal(dialog.workflows_loaded, timeout=WAIT):
+        dialog.show()
+    if selected is not None:
+        qtbot.waitUntil(lambda: dialog.first.ready, timeout=WAIT)
+    return dialog
+
+
+def pick(qtbot, picker: WorkflowPicker, search: str) -> None:
+    """What the user does: type in the search box, click the one row left."""
+    qtbot.keyClicks(picker.search, search)
+    assert picker.proxy.rowCount() == 1
+    rect = picker.table.visualRect(picker.proxy.index(0, 1))
+    with qtbot.waitSignal(picker.versions_loaded, timeout=WAIT):
+        qtbot.mouseClick(picker.table.viewport(), Qt.MouseButton.LeftButton,
+                         pos=rect.center())
+
+
+def press_compare(qtbot, dialog: CompareDialog) -> PairDiffView:
+    assert dialog.compare_button.isEnabled()
+    with qtbot.waitSignal(dialog.diff_opened, timeout=WAIT) as opened:
+        qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    view = opened.args[0]
+    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)
+    return view
+
+
+def pair_views() -> list[PairDiffView]:
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, PairDiffView) and w.isVisible()]
+
+
+def test_two_workflows_of_two_portals(qtbot, queries, runner, portals):  # noqa: F811
+    production, sandbox = portals
+    dialog = open_dialog(qtbot, queries, runner, CompareMode.WORKFLOWS, selected=production.id)
+    assert dialog.first.row.id == production.id                     # preselected
+    assert dialog.first.version.currentText().endswith("(latest)")
+    assert not dialog.compare_button.isEnabled()                    # no second side yet
+    assert dialog.second.model.rowCount() == 2 and dialog.second.model.index(0, 0).data() \
+        == "Production"
+    pick(qtbot, dialog.second, "sandbox")
+    view = press_compare(qtbot, dialog)
+    assert gone(dialog)                                             # the view took over
+    summary = view.summary.toPlainText()
+    assert DELAY_CHANGE in summary
+    assert f"Production › Onboarding ({PRODUCTION}:41) v2 of 2 →" in summary
+    assert view.old_combo.currentText().startswith("Production › Onboarding · v2 ·")
+    assert view.new_combo.count() == 1 and view.new_combo.currentText().startswith(
+        "Sandbox › Onboarding · v1 ·")
+    changed = [view.model.index(r, 1).data(TAG_ROLE) for r in range(view.model.rowCount())]
+    assert changed.count(RowTag.CHANGED) == 2          # the delay and the flow id
+    assert view.position.text() == "Change 1 of 2"
+    # Another version of the first side is compared at once, on the worker.
+    with qtbot.waitSignal(view.diff_shown, timeout=WAIT) as shown:
+        view.old_combo.setCurrentIndex(1)                           # v1: the old name
+    assert "Renamed 'Old name' → 'Onboarding'" in shown.args[0].summary_text()
+    assert view.grab().save("/tmp/compare-workflows.png")
+
+
+def test_a_workflow_with_a_file(qtbot, queries, runner, portals, tmp_path):  # noqa: F811
+    production, _ = portals
+    edited = flow("41")
+    edited["actions"][1]["fields"]["delta"] = "2880"
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(edited))
+    dialog = open_dialog(qtbot, queries, runner, CompareMode.FILE, selected=production.id)
+    assert dialog.second is None and not dialog.compare_button.isEnabled()   # no file yet
+    dialog.set_file(path)
+    view = press_compare(qtbot, dialog)
+    assert view.result.summary_line == DELAY_CHANGE
+    assert view.new_combo.itemData(0) == FILE_ID
+    assert view.new_combo.currentText() == "File flow.json: 'Onboarding' (41)"
+    with qtbot.waitSignal(view.diff_shown, timeout=WAIT) as shown:
+        view.old_combo.setCurrentIndex(1)                 # v1 against the same file
+    assert "Renamed 'Old name' → 'Onboarding'" in shown.args[0].summary_text()
+
+
+def test_a_file_of_several_workflows_asks_which(qtbot, queries, runner, portals,  # noqa: F811
+                                                tmp_path):
+    _, sandbox = portals
+    path = export_zip(tmp_path / "export.zip", [(PRODUCTION, "Production", flow("41")),
+                                                (PRODUCTION, "Production",
+                                                 flow("77", name="Renewal"))])
+    dialog = open_dialog(qtbot, queries, runner, CompareMode.FILE, selected=sandbox.id)
+    dialog.set_file(path)
+    assert dialog.file_workflow.isHidden()
+    with qtbot.waitSignal(dialog.choice_needed, timeout=WAIT) as asked:
+        qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    assert asked.args == [2] and dialog.isVisible() and not pair_views()
+    assert "none has flow id 88" in dialog.status.text()
+    assert not dialog.file_workflow.isHidden()
+    labels = [dialog.file_workflow.itemText(i) for i in range(dialog.file_workflow.count())]
+    assert labels == [f"'Onboarding' (41) · workflows/{PRODUCTION}/41.json",
+                      f"'Renewal' (77) · workflows/{PRODUCTION}/77.json"]
+    dialog.file_workflow.setCurrentIndex(1)
+    view = press_compare(qtbot, dialog)
+    assert view.new_combo.currentText().endswith("'Renewal' (77)")
+    assert "Renamed 'Onboarding' → 'Renewal'" in view.summary.toPlainText()
+
+
+def test_a_bad_file_is_one_line_and_nothing_opens(qtbot, queries, runner, portals,  # noqa: F811
+                                                  tmp_path):
+    production, _ = portals
+    path = tmp_path / "broken.json"
+    path.write_text("{ nope")
+    dialog = open_dialog(qtbot, queries, runner, CompareMode.FILE, selected=production.id)
+    dialog.set_file(path)
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT) as failed:
+        qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    message = failed.args[0]
+    assert message.startswith("broken.json: not valid JSON") and "\n" not in message
+    assert message.endswith("nothing was compared.")
+    assert dialog.status.text() == message and dialog.isVisible() and not pair_views()
+    assert dialog.compare_button.isEnabled()                       # fix the file, try again
+
+
+def test_cancel_does_nothing(qtbot, queries, runner, portals):  # noqa: F811
+    production, _ = portals
+    dialog = open_dialog(qtbot, queries, runner, CompareMode.WORKFLOWS, selected=production.id)
+    pick(qtbot, dialog.second, "sandbox")
+    opened = []
+    dialog.diff_opened.connect(opened.append)
+    before = Workflow.select().count()
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel),
+                     Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT)
+    assert opened == [] and not pair_views() and Workflow.select().count() == before
+
+
+def test_no_stored_workflow_says_so(qtbot, queries, runner):
+    dialog = open_dialog(qtbot, queries, runner, CompareMode.WORKFLOWS)
+    assert "No workflow is stored yet" in dialog.status.text()
+    assert not dialog.compare_button.isEnabled()
+
+
+# -- the main window's Compare menu ----------------------------------------------------------
+
+def test_the_menu_opens_the_dialog_on_the_selected_workflow(qtbot, ctx, portals):  # noqa: F811
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    production, _ = portals
+    win = create_main_window(ctx, SynchronousPool())
+    qtbot.addWidget(win)
+    try:
+        assert win.compare_menu.menuAction().isVisible()
+        assert [a.text() for a in win.compare_menu.actions()] == [
+            "Compare &two workflows…", "Compare a workflow with a &file…"]
+        page = win.workflows_page
+        win.show_page("Workflows")
+        win.set_current_portal(PRODUCTION)
+        qtbot.waitUntil(lambda: page.select_workflow(production.id), timeout=WAIT)
+        assert page.selected_workflow_id() == production.id
+        win.compare_file_action.trigger()
+        dialog = win.findChild(CompareDialog)
+        assert dialog is not None and dialog.mode is CompareMode.FILE
+        qtbot.waitUntil(lambda: dialog.first.ready, timeout=WAIT)
+        assert dialog.first.row.id == production.id
+        dialog.reject()
+    finally:
+        win.quitting = True
+        win.close()
+
+
+def test_comparison_off_hides_the_menu_entries(qtbot, tmp_path):
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    context = make_context(tmp_path / "d", {"WG_FEATURES_WORKFLOW_COMPARISON": "false"})
+    win = create_main_window(context, SynchronousPool())
+    qtbot.addWidget(win)
+    try:
+        assert not win.compare_menu.menuAction().isVisible()
+        assert "&Compare" not in [a.text() for a in win.menuBar().actions() if a.isVisible()]
+        assert win.open_compare(CompareMode.WORKFLOWS) is None
+        assert win.findChild(CompareDialog) is None
+    finally:
+        win.quitting = True
+        win.close()
+        context.close()
