@@ -241,6 +241,35 @@ def _m9_health_usage_and_epoch(db: pw.Database) -> None:
     db.execute_sql(hm.SAMPLE_EPOCH_TRIGGER)
 
 
+def _m10_health_connections_and_period_indexes(db: pw.Database) -> None:
+    """Health samples gain the client's open connections; the dashboard's
+    period scans get covering indexes (store/health_models.py)."""
+    from wg_desktop.store import health_models as hm
+    table = hm.PortalHealthSample._meta.table_name
+    existing = {c.name for c in db.get_columns(table)}
+    fields = hm.PortalHealthSample._meta.fields
+    migrator = SqliteMigrator(db)
+    steps = [migrator.add_column(table, name, fields[name])
+             for name in hm.MIGRATION_10_COLUMNS if name not in existing]
+    if steps:
+        migrate_schema(*steps)
+    db.execute_sql(hm.SAMPLE_PERIOD_INDEX)
+    db.execute_sql(hm.API_CALL_PERIOD_INDEX)
+
+
+def _m11_health_hourly_rollup(db: pw.Database) -> None:
+    """The samples' hourly rollup the long-period charts read, filled once
+    from the samples stored so far and kept by triggers from then on
+    (store/health_models.py)."""
+    from wg_desktop.store import health_models as hm
+    db.execute_sql(hm.SAMPLE_HOURLY_TABLE)
+    db.execute_sql(hm.SAMPLE_HOUR_INDEX)
+    db.execute_sql(hm.SAMPLE_TIME_INDEX)
+    db.execute_sql(hm.SAMPLE_HOURLY_BACKFILL)
+    for trigger in hm.SAMPLE_HOURLY_TRIGGERS:
+        db.execute_sql(trigger)
+
+
 # Numbered migrations; never edit a released one, add a new number.
 MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (1, _m1_core_tables),
@@ -252,6 +281,8 @@ MIGRATIONS: tuple[tuple[int, Callable[[pw.Database], None]], ...] = (
     (7, _m7_health_and_alerts),
     (8, _m8_changes_feed),
     (9, _m9_health_usage_and_epoch),
+    (10, _m10_health_connections_and_period_indexes),
+    (11, _m11_health_hourly_rollup),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -289,10 +320,19 @@ class Store:
             "changed; copy the data folder somewhere writable to change it.")
 
     @contextmanager
+    def bound(self) -> Iterator["Store"]:
+        """The models read and write this store in the current thread for the
+        block; other threads keep theirs (see ``models.ThreadBoundProxy``)."""
+        with models.bound_to(self.db):
+            yield self
+
+    @contextmanager
     def writing(self) -> Iterator[None]:
         if self.read_only:
             raise self.read_only_error()
-        with self._write_lock, self.db.atomic():
+        # Bound as well: a write through this store lands in it even when the
+        # thread is browsing another one (an opened backup).
+        with self._write_lock, self.bound(), self.db.atomic():
             yield
 
     @contextmanager
@@ -308,10 +348,23 @@ class Store:
         # caller's own error handling, so a failing connect reaches on_error.
         opened_here = self.db.is_closed()
         try:
-            yield
+            with self.bound():
+                yield
         finally:
             if opened_here and not self.db.is_closed():
                 self.db.close()
+
+    def detach_connection(self) -> Callable[[], None]:
+        """Take this thread's connection away from peewee without closing it,
+        and return what closes it — to be called on a worker: closing the last
+        connection checkpoints the WAL, which is disk work the GUI thread must
+        not do. (The connection was opened with check_same_thread=False.)"""
+        with self.db._lock:
+            if self.db.in_transaction():
+                raise StoreError("a transaction is open on this thread's connection")
+            conn = None if self.db._state.closed else self.db._state.conn
+            self.db._state.reset()
+        return (lambda: conn.close()) if conn is not None else (lambda: None)
 
     def schema_version(self) -> int:
         return current_version(self.db)
@@ -367,13 +420,17 @@ def read_only_reason(path: Path) -> str | None:
 
 
 def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION,
-               read_only: bool | None = None, check: Check | str = Check.AUTO) -> Store:
+               read_only: bool | None = None, check: Check | str = Check.AUTO,
+               as_default: bool = True) -> Store:
     """Open (creating if needed) the encrypted database at ``path`` and migrate it.
 
     ``read_only``: None opens read-only only when the file or its folder is not
     writable; True always; False never. A store found damaged by ``check`` is
     opened read-only (``store.damage`` says what was found) so what is readable
     stays browsable; if nothing is readable, StoreDamaged is raised.
+    ``as_default``: make it the models' process-wide store (the live store);
+    False leaves the default alone (an opened backup, a staged restore), and
+    the caller reaches it through ``store.bound()``.
     """
     if len(key) != 32:
         raise StoreKeyError("The database key must be 32 bytes.")
@@ -383,7 +440,7 @@ def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION,
     else:
         reason = "read-only was asked for" if read_only else None
     if reason is not None:
-        return _open_read_only(path, key, reason, check, target_version)
+        return _open_read_only(path, key, reason, check, target_version, as_default=as_default)
     marker = marker_path(path)
     unclean = marker.exists()
     is_new = not path.exists()
@@ -397,12 +454,14 @@ def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION,
         db.close()
         log.info("%s", damaged_message(path, damage))   # shown as store.notice
         return _open_read_only(path, key, damaged_message(path, damage), Check.NONE,
-                               target_version, damage=damage)
+                               target_version, damage=damage, as_default=as_default)
     if unclean:
         log.info("%s was not closed cleanly last time; its check found no damage", path)
-    models.database_proxy.initialize(db)
+    if as_default:
+        models.database_proxy.initialize(db)
     try:
-        migrate(db, path, target_version)
+        with models.bound_to(db):      # the migrations' model calls reach this file
+            migrate(db, path, target_version)
     except Exception as exc:
         db.close()
         if is_damage_error(exc):
@@ -449,7 +508,7 @@ def _run_check(db: pw.Database, check: Check, unclean: bool) -> str:
 
 
 def _open_read_only(path: Path, key: bytes, reason: str, check: Check,
-                    target_version: int, *, damage: str = "") -> Store:
+                    target_version: int, *, damage: str = "", as_default: bool = True) -> Store:
     if not path.exists():
         raise StoreError(f"Cannot open {path}: it does not exist, and {reason} so it "
                          "cannot be created.")
@@ -489,7 +548,8 @@ def _open_read_only(path: Path, key: bytes, reason: str, check: Check,
             f"{path} has schema {version}, older than this app's {target_version}, and "
             f"cannot be upgraded because {reason}. Open it once from a writable copy of "
             "the data folder to upgrade it.")
-    models.database_proxy.initialize(db)
+    if as_default:
+        models.database_proxy.initialize(db)
     log.info("opened read-only: %s", reason)   # the CLI and window show store.notice
     return Store(db, path, threading.RLock(), read_only=True, read_only_reason=reason,
                  damage=damage)

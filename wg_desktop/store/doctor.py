@@ -26,6 +26,9 @@ from sqlcipher3 import dbapi2 as sqlcipher
 
 from wg_desktop.paths import make_private_file
 from wg_desktop.store.db import StoreError, connect_raw
+from wg_desktop.store.health_models import SAMPLE_HOURLY_BACKFILL
+
+HOURLY_ROLLUP = "health_sample_hourly"
 
 # Enough to show what is wrong without burying the report under consequences.
 MAX_PROBLEMS = 50
@@ -232,6 +235,11 @@ def salvage(path: Path, key: bytes, target: Path | None = None) -> SalvageReport
         for kind, _, _, sql in schema:
             if kind != "table":
                 out.execute(sql)
+        if any(name == HOURLY_ROLLUP for name, _ in tables):
+            # A derived table: rebuilt from the samples that were saved, so it
+            # never counts samples the damage took.
+            out.execute(f"DELETE FROM {HOURLY_ROLLUP}")
+            out.execute(SAMPLE_HOURLY_BACKFILL)
         orphans = len(out.execute("PRAGMA foreign_key_check").fetchall())
     except BaseException:
         out.close()

@@ -1,8 +1,12 @@
 """peewee models of the local store.
 
-All models bind to ``database_proxy``; :func:`wg_desktop.store.db.open_store`
-initialises it. Timestamps are stored as fixed-width UTC ISO-8601 text so they
-sort and compare correctly in SQL and read back as aware datetimes.
+All models bind to ``database_proxy``: :func:`wg_desktop.store.db.open_store`
+makes the live store its process-wide default, and ``bound_to(db)`` (or
+``Store.bound()``, which ``Store.session()`` and ``Store.writing()`` use)
+points the same models at another open store for the current thread only — a
+worker reads an opened backup while every other thread keeps the live store.
+Timestamps are stored as fixed-width UTC ISO-8601 text so they sort and
+compare correctly in SQL and read back as aware datetimes.
 """
 
 from __future__ import annotations
@@ -11,11 +15,70 @@ import datetime as dt
 import enum
 import hashlib
 import json
-from typing import Any
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import peewee as pw
 
-database_proxy = pw.DatabaseProxy()
+
+class ThreadBoundProxy(pw.DatabaseProxy):
+    """A ``DatabaseProxy`` whose target can be overridden per thread.
+
+    ``initialize(db)`` sets the process default (the live store); inside
+    ``with proxy.bound(other):`` the calling thread's queries go to ``other``
+    and every other thread still sees the default. Bindings nest and are
+    undone on exit, exceptions included. peewee reads ``obj`` on every query,
+    so overriding it is enough: models, their metadata and their SQL are
+    shared, only the connection they run on differs.
+    """
+
+    __slots__ = ("_default", "_local")
+    _SETTABLE = frozenset({"obj", "_callbacks", "_Model", "_default", "_local"})
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_default", None)
+        super().__init__()
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        if attr not in self._SETTABLE:
+            raise AttributeError("Cannot set attribute on proxy.")
+        object.__setattr__(self, attr, value)
+
+    @property        # type: ignore[override]  # a slot in Proxy, a property here
+    def obj(self) -> pw.Database | None:
+        stack = getattr(self._local, "stack", None)
+        return stack[-1] if stack else self._default
+
+    @obj.setter
+    def obj(self, value: pw.Database | None) -> None:
+        object.__setattr__(self, "_default", value)
+
+    @property
+    def default(self) -> pw.Database | None:
+        """The process-wide target, whatever this thread is bound to."""
+        return self._default
+
+    @contextmanager
+    def bound(self, db: pw.Database) -> Iterator[pw.Database]:
+        """Send this thread's queries to ``db`` for the block."""
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        stack.append(db)
+        try:
+            yield db
+        finally:
+            stack.pop()
+
+
+database_proxy = ThreadBoundProxy()
+
+
+def bound_to(db: pw.Database) -> Any:
+    """``with bound_to(db):`` — the models use ``db`` in this thread for the block."""
+    return database_proxy.bound(db)
 
 
 def utcnow() -> dt.datetime:
