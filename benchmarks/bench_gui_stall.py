@@ -1,15 +1,20 @@
 """How long the GUI thread stalls while "Sync now" runs on the Workflows page.
 
 An offscreen QApplication shows a ``WorkflowsPage`` wired like the app (the
-real threaded runner: QThreadPool + StoreSessionPool). A 5-ms QTimer
-heartbeat on the GUI thread records the longest gap between two ticks while
-the page syncs a demo portal of 1,000 workflows with realistic latency
-(40 ± 20 ms per call) — first the full first sync, then an incremental sync
-after ``drift_once(10)`` — up to and including the reload of the table.
+real threaded runner: QThreadPool + StoreSessionPool, and ``tune_interpreter``
+as run_gui applies it after the first paint). A 5-ms QTimer heartbeat on the
+GUI thread records the longest gap between two ticks while the page syncs a
+demo portal of 1,000 workflows with realistic latency (40 ± 20 ms per call) —
+first the full first sync, then an incremental sync after 10 drifted flows —
+up to and including the reload of the table.
 
-Reported: the longest stall of each sync (target < 50 ms), its wall time, and
-the API calls the demo portal saw (first sync <= 2*ceil(N/100)+2, incremental
-<= ceil(N/100)+2).
+The demo portal stands in for HubSpot in a child process (see
+``benchmarks/demo_child.py``: HubSpot's JSON encoding is not our GIL's work).
+``RUNS`` pairs, each in a fresh data folder; reported: the median longest
+stall (target < 16 ms, one frame at 60 Hz), wall time, and the API calls the
+portal saw (first sync <= 2*ceil(N/100)+2, incremental <= ceil(N/100)+2).
+One more first sync with the demo portal inside the GUI process, as the app
+embeds it, is reported without a target.
 """
 
 from __future__ import annotations
@@ -28,9 +33,13 @@ from benchmarks.common import Result
 
 WORKFLOWS = 1_000
 HEARTBEAT_MS = 5
-STALL_TARGET_MS = 50.0
+STALL_TARGET_MS = 16.0  # one frame at 60 Hz
 SYNC_TIMEOUT_S = 180
 PAGE = 100              # flows per listing page and per batch read
+RUNS = 3                # first + incremental sync pairs, each in a fresh data folder
+SEED = 4242
+LATENCY_MS, JITTER_MS = 40.0, 20.0
+OWN_PROCESS, IN_PROCESS = "own process", "in process"
 
 
 @dataclass
@@ -98,11 +107,11 @@ class SyncRun:
     full_collections: int
 
 
-def _api_calls(demo) -> int:
-    return sum(1 for entry in demo.request_log() if "/automation/" in entry.path)
+def _automation_calls(paths: list[str]) -> int:
+    return sum(1 for path in paths if "/automation/" in path)
 
 
-def _sync_once(page, demo, heartbeat: Heartbeat, timer, gc_pauses: GcPauses) -> SyncRun:
+def _sync_once(page, portal, heartbeat: Heartbeat, timer, gc_pauses: GcPauses) -> SyncRun:
     from PySide6.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
@@ -126,7 +135,7 @@ def _sync_once(page, demo, heartbeat: Heartbeat, timer, gc_pauses: GcPauses) -> 
     guard = QTimer(singleShot=True, interval=SYNC_TIMEOUT_S * 1000)
     guard.timeout.connect(loop.quit)
     try:
-        demo.clear_request_log()
+        served_before = len(portal.served_paths())
         gc_pauses.reset()
         heartbeat.restart()
         timer.start()
@@ -145,8 +154,9 @@ def _sync_once(page, demo, heartbeat: Heartbeat, timer, gc_pauses: GcPauses) -> 
     if "result" not in outcome:
         raise RuntimeError(f"the sync did not finish within {SYNC_TIMEOUT_S} s")
     result = outcome["result"]
+    calls = _automation_calls(portal.served_paths()[served_before:])
     return SyncRun(float(outcome["seconds"]), heartbeat.longest_ms, heartbeat.percentile(99),
-                   len(heartbeat.gaps_ms), _api_calls(demo), result.stored, result.listed,
+                   len(heartbeat.gaps_ms), calls, result.stored, result.listed,
                    gc_pauses.longest_ms, gc_pauses.full_collections)
 
 
@@ -161,7 +171,56 @@ def _wait_for(signal, start, timeout_ms: int = 30_000) -> None:
     signal.disconnect(loop.quit)
 
 
-def measure() -> tuple[SyncRun, SyncRun]:
+class InProcessDemo:
+    """The demo portal on threads of the measured process, as the app embeds it
+    (with 120 workflows there). Its encoding of each answer holds this
+    process's GIL: reported, not held to the target."""
+
+    def __init__(self) -> None:
+        from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
+
+        self.demo = DemoPortal(DemoConfig(seed=SEED, workflows=WORKFLOWS, burst_limit=10_000,
+                                          faults=Faults(latency_ms=LATENCY_MS,
+                                                        latency_jitter_ms=JITTER_MS)))
+
+    def __enter__(self) -> "InProcessDemo":
+        self.demo.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.demo.stop()
+
+    def oauth_app(self):
+        from wg_desktop.services.hubspot_setup import demo_app
+
+        return demo_app(self.demo)
+
+    @property
+    def base_url(self) -> str:
+        return self.demo.base_url
+
+    def private_app_token(self) -> str:
+        return self.demo.private_app_token(self.demo.portal_ids[0])
+
+    def served_paths(self) -> list[str]:
+        return [entry.path for entry in self.demo.request_log()]
+
+    def drift(self, n: int) -> None:
+        self.demo.drift_once(n)
+
+
+def _portal(where: str):
+    if where == OWN_PROCESS:
+        from benchmarks.demo_child import DemoChild
+
+        return DemoChild(workflows=WORKFLOWS, seed=SEED, latency_ms=LATENCY_MS,
+                         latency_jitter_ms=JITTER_MS)
+    return InProcessDemo()
+
+
+def measure(where: str = OWN_PROCESS) -> tuple[SyncRun, SyncRun]:
+    """One first sync and one incremental sync through the Workflows page, in a
+    fresh data folder, against the demo portal running ``where``."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"    # only this process; before the app exists
     import keyring
     from PySide6.QtCore import QCoreApplication, Qt, QThreadPool, QTimer
@@ -169,11 +228,10 @@ def measure() -> tuple[SyncRun, SyncRun]:
 
     from tests.support.memory_keyring import MemoryKeyring
     from wg_desktop.context import build_context
-    from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
     from wg_desktop.paths import Paths
     from wg_desktop.services.hubspot_setup import build_hubspot_services
     from wg_desktop.services.workflows import WorkflowQueries
-    from wg_desktop.ui.app import StoreSessionPool, tune_garbage_collector
+    from wg_desktop.ui.app import StoreSessionPool, tune_interpreter
     from wg_desktop.ui.jobs import run_off_gui_thread
     from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 
@@ -184,15 +242,14 @@ def measure() -> tuple[SyncRun, SyncRun]:
     try:
         with tempfile.TemporaryDirectory(prefix="wg-bench-stall-") as data_dir:
             ctx = build_context(Paths.resolve(data_dir, {}), {})
-            faults = Faults(latency_ms=40, latency_jitter_ms=20)
             try:
-                with DemoPortal(DemoConfig(seed=4242, workflows=WORKFLOWS, burst_limit=10_000,
-                                           faults=faults)) as demo:
+                with _portal(where) as portal:
                     hub = build_hubspot_services(ctx.settings, ctx.store, ctx.audit,
-                                                 ctx.secrets, demo=demo)
+                                                 ctx.secrets, app=portal.oauth_app(),
+                                                 api_base=portal.base_url)
                     try:
                         hub_id = hub.connection.connect_private_app(
-                            demo.private_app_token(demo.portal_ids[0])).hub_id
+                            portal.private_app_token()).hub_id
                         runner = functools.partial(
                             run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
                         page = WorkflowsPage(WorkflowQueries(ctx.store, ctx.audit), hub.sync,
@@ -200,7 +257,7 @@ def measure() -> tuple[SyncRun, SyncRun]:
                         page.resize(1280, 800)
                         page.show()
                         _wait_for(page.loaded, lambda: page.set_portal(hub_id))
-                        tune_garbage_collector()     # as run_gui does after start-up
+                        tune_interpreter()     # as run_gui does after the first paint
                         heartbeat = Heartbeat()
                         timer = QTimer()
                         timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -209,9 +266,9 @@ def measure() -> tuple[SyncRun, SyncRun]:
                         gc_pauses = GcPauses()
                         gc.callbacks.append(gc_pauses)
                         try:
-                            first = _sync_once(page, demo, heartbeat, timer, gc_pauses)
-                            demo.drift_once(10)
-                            incremental = _sync_once(page, demo, heartbeat, timer,
+                            first = _sync_once(page, portal, heartbeat, timer, gc_pauses)
+                            portal.drift(10)
+                            incremental = _sync_once(page, portal, heartbeat, timer,
                                                      gc_pauses)
                         finally:
                             gc.callbacks.remove(gc_pauses)
@@ -229,26 +286,40 @@ def measure() -> tuple[SyncRun, SyncRun]:
     return first, incremental
 
 
+def _detail(runs: list[SyncRun]) -> str:
+    worst = max(runs, key=lambda r: r.longest_stall_ms)
+    stalls = ", ".join(f"{r.longest_stall_ms:.1f}" for r in runs)
+    return (f"runs: {stalls} ms; worst run: {worst.listed} listed, {worst.stored} stored, "
+            f"p99 gap {worst.p99_gap_ms:.1f} ms over {worst.ticks} ticks, longest "
+            f"garbage-collector pause {worst.longest_gc_ms:.1f} ms, {worst.full_collections} "
+            f"full collections; load average {os.getloadavg()[0]:.1f}")
+
+
 def run() -> list[Result]:
-    first, incremental = measure()
+    runs = [measure(OWN_PROCESS) for _ in range(RUNS)]
+    embedded = measure(IN_PROCESS)
     batches = math.ceil(WORKFLOWS / PAGE)
     first_calls_target = 2 * batches + 2
     incremental_calls_target = batches + 2
     results = []
-    for label, sync, calls_target in (("first sync", first, first_calls_target),
-                                      ("incremental sync", incremental,
-                                       incremental_calls_target)):
-        detail = (f"{sync.listed} listed, {sync.stored} stored; p99 gap "
-                  f"{sync.p99_gap_ms:.1f} ms over {sync.ticks} ticks; longest garbage-"
-                  f"collector pause {sync.longest_gc_ms:.1f} ms, {sync.full_collections} "
-                  "full collections")
+    for label, index, calls_target in (("first sync", 0, first_calls_target),
+                                       ("incremental sync", 1, incremental_calls_target)):
+        syncs = [r[index] for r in runs]
+        stall = statistics.median(s.longest_stall_ms for s in syncs)
+        calls = max(s.api_calls for s in syncs)
         results += [
-            Result(f"GUI stall during {label} of {WORKFLOWS}", sync.longest_stall_ms, "ms",
-                   f"< {STALL_TARGET_MS:.0f} ms", sync.longest_stall_ms < STALL_TARGET_MS,
-                   detail),
-            Result(f"{label} wall time (click to summary)", sync.seconds, "s",
-                   detail="latency 40 ± 20 ms per API call"),
-            Result(f"{label} API calls", sync.api_calls, "calls", f"<= {calls_target}",
-                   sync.api_calls <= calls_target),
+            Result(f"GUI stall during {label} of {WORKFLOWS} (median of {RUNS})", stall, "ms",
+                   f"< {STALL_TARGET_MS:.0f} ms", stall < STALL_TARGET_MS, _detail(syncs)),
+            Result(f"{label} wall time (click to reloaded table, median)",
+                   statistics.median(s.seconds for s in syncs), "s",
+                   detail=f"latency {LATENCY_MS:.0f} ± {JITTER_MS:.0f} ms per API call"),
+            Result(f"{label} API calls", calls, "calls", f"<= {calls_target}",
+                   calls <= calls_target),
         ]
+    first, _ = embedded
+    results.append(Result(f"GUI stall during first sync of {WORKFLOWS}, demo portal inside "
+                          "the GUI process", first.longest_stall_ms, "ms",
+                          detail="informational: the demo server's own JSON encoding of "
+                                 "each 100-flow answer runs on this process's GIL; "
+                                 + _detail([first])))
     return results

@@ -242,7 +242,7 @@ def test_a_sync_that_stops_part_way_says_how_far_and_the_next_resumes(ctx, monke
 
     with DemoPortal(DemoConfig(seed=24, workflows=300, burst_limit=10_000)) as demo:
         hub, sync, hub_id = setup(ctx, demo)
-        real_batch_read = api.batch_read_flows
+        real_batch_read = api.read_flow_batch
         calls = []
 
         def failing_second_batch(*args, **kwargs):
@@ -251,13 +251,13 @@ def test_a_sync_that_stops_part_way_says_how_far_and_the_next_resumes(ctx, monke
                 raise ServerError("HTTP 503", status=503)
             return real_batch_read(*args, **kwargs)
 
-        monkeypatch.setattr(api, "batch_read_flows", failing_second_batch)
+        monkeypatch.setattr(api, "read_flow_batch", failing_second_batch)
         with pytest.raises(SyncFailed) as failed:
             sync.sync(hub_id)
         assert "100 of 300 changed workflows were stored" in str(failed.value)
         assert failed.value.result.fetched == 100
         assert Workflow.select().count() == 100
-        monkeypatch.setattr(api, "batch_read_flows", real_batch_read)
+        monkeypatch.setattr(api, "read_flow_batch", real_batch_read)
         demo.clear_request_log()
         resumed = sync.sync(hub_id)
         assert resumed.changed == 200 and resumed.stored == 200

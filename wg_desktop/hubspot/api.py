@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, TypedDict
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypedDict
 
 from wg_desktop.hubspot.cache import CacheKind
 from wg_desktop.hubspot.endpoints import ApiFamily, OAuthGeneration
@@ -28,6 +28,7 @@ from wg_desktop.hubspot.errors import (
     NotFound,
     ReauthenticationNeeded,
 )
+from wg_desktop.hubspot.json_units import JsonItems
 from wg_desktop.hubspot.portal_time import PortalTimezone
 from wg_desktop.hubspot.ratelimit import OnWait, Priority
 from wg_desktop.hubspot.transport.client import ApiResponse, HubSpotClient
@@ -360,34 +361,70 @@ def get_flow(client: HubSpotClient, flow_id: str | int, *, force_refresh: bool =
     return Flow.from_json(response.data, stale=response.stale)
 
 
+class FlowBatch:
+    """One batch-read answer. Its flows are decoded one at a time while it is
+    iterated (the answer was checked whole when it arrived, see
+    ``json_units.JsonItems``): a caller storing them one by one holds one
+    parsed flow, not a hundred — fewer live objects for every garbage
+    collection to walk with the GIL held."""
+
+    def __init__(self, items: Sequence[Any], errors: tuple[BatchItemError, ...],
+                 partial: bool) -> None:
+        self._items = items
+        self.errors = errors          # what HubSpot reported (not-found ids, ...)
+        self.partial = partial        # answered 207
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator["Flow | BatchItemError"]:
+        """Each item as a Flow, or as a BatchItemError when it is not a usable
+        flow: one bad item must not cost the other 99."""
+        for item in self._items:
+            try:
+                yield Flow.from_json(item)
+            except MalformedResponse as exc:
+                flow_id = item.get("id") if isinstance(item, dict) else None
+                yield BatchItemError(
+                    f"malformed flow in the batch answer: {exc.message}", "MALFORMED", None,
+                    (str(flow_id),) if flow_id is not None else (),
+                    item if isinstance(item, dict) else {"item": item})
+
+
+def read_flow_batch(client: HubSpotClient, flow_ids: Iterable[str | int],
+                    **opts: Any) -> FlowBatch:
+    """One ``flows/batch/read`` call for at most ``BATCH_SIZE`` ids."""
+    ids = list(dict.fromkeys(str(i) for i in flow_ids))
+    if len(ids) > BATCH_SIZE:
+        raise ValueError(f"at most {BATCH_SIZE} flows per batch read, not {len(ids)}")
+    response = client.request(client.route("flows.batch_read"), json_body={"inputs": [
+        {"type": "FLOW_ID", "flowId": i} for i in ids]}, **opts)
+    body = _dict(response.data, "the batch read answer", response)
+    items = body.get("results", [])
+    if not isinstance(items, (list, JsonItems)):
+        raise _malformed("results is not a list", response)
+    reported = body.get("errors", []) or []
+    if isinstance(reported, JsonItems):
+        reported = list(reported)         # a few small items: decoded now
+    errors = tuple(_batch_error(_dict(err, "a batch error", response))
+                   for err in _list(reported, "errors", response))
+    return FlowBatch(items, errors, response.status == 207)
+
+
 def batch_read_flows(client: HubSpotClient, flow_ids: Iterable[str | int], *,
                      chunk_size: int = BATCH_SIZE, **opts: Any) -> BatchReadResult:
-    """Full flows by id, ``chunk_size`` (100) per request. A 207 answer yields
-    the flows found plus per-item errors."""
+    """Full flows by id, ``chunk_size`` (100) per request, all decoded. A 207
+    answer yields the flows found plus per-item errors."""
     ids = list(dict.fromkeys(str(i) for i in flow_ids))
     flows: list[Flow] = []
     errors: list[BatchItemError] = []
     partial = False
-    route = client.route("flows.batch_read")
     for start in range(0, len(ids), chunk_size):
-        chunk = ids[start:start + chunk_size]
-        response = client.request(route, json_body={"inputs": [
-            {"type": "FLOW_ID", "flowId": i} for i in chunk]}, **opts)
-        body = _dict(response.data, "the batch read answer", response)
-        for item in _list(body.get("results", []), "results", response):
-            try:
-                flows.append(Flow.from_json(item))
-            except MalformedResponse as exc:
-                # One bad item must not cost the other 99: report it, keep going.
-                flow_id = item.get("id") if isinstance(item, dict) else None
-                errors.append(BatchItemError(
-                    f"malformed flow in the batch answer: {exc.message}", "MALFORMED", None,
-                    (str(flow_id),) if flow_id is not None else (),
-                    item if isinstance(item, dict) else {"item": item}))
-        if response.status == 207:
-            partial = True
-        for err in _list(body.get("errors", []) or [], "errors", response):
-            errors.append(_batch_error(_dict(err, "a batch error", response)))
+        batch = read_flow_batch(client, ids[start:start + chunk_size], **opts)
+        for item in batch:
+            (flows if isinstance(item, Flow) else errors).append(item)
+        errors.extend(batch.errors)
+        partial = partial or batch.partial
     return BatchReadResult(tuple(flows), tuple(errors), partial)
 
 

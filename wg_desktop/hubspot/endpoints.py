@@ -78,6 +78,7 @@ class EndpointSpec:
     date_version_only: bool = False
     secret_params: frozenset[str] = frozenset()  # path params that are credentials
     invalidates: tuple[ApiFamily, ...] = ()       # cached families a call changes
+    items_on_demand: bool = False   # a 2xx answer's arrays decode per item (json_units)
 
     @property
     def is_read_only(self) -> bool:
@@ -107,7 +108,7 @@ ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec("flows.list", ApiFamily.FLOWS, "GET", _FLOWS),
     EndpointSpec("flows.get", ApiFamily.FLOWS, "GET", _FLOWS + "/{flowId}"),
     EndpointSpec("flows.batch_read", ApiFamily.FLOWS, "POST", _FLOWS + "/batch/read",
-                 read_only=True),
+                 read_only=True, items_on_demand=True),
     EndpointSpec("flows.create", ApiFamily.FLOWS, "POST", _FLOWS, invalidates=_WORKFLOW_DATA),
     EndpointSpec("flows.update", ApiFamily.FLOWS, "PUT", _FLOWS + "/{flowId}",
                  invalidates=_WORKFLOW_DATA),

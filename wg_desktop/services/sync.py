@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import threading
 from contextlib import contextmanager
@@ -294,9 +295,8 @@ class SyncService:
         for start in range(0, len(wanted), BATCH_SIZE):
             cancel.raise_if_cancelled()
             chunk = wanted[start:start + BATCH_SIZE]
-            flows = self._fetch(client, chunk, priority, cancel, result)
-            self._store_batch(portal, flows, known, result)
-            result.fetched += len(flows)      # counted once its batch is committed
+            batches = self._fetch(client, chunk, priority, cancel, result)
+            result.fetched += self._store_batch(portal, batches, known, result)
             report(SyncProgress("storing", result.listed, result.changed, result.fetched,
                                 result.stored))
 
@@ -326,11 +326,12 @@ class SyncService:
                             result.stored))
 
     def _fetch(self, client: Any, ids: list[str], priority: Priority, cancel: CancelToken,
-               result: SyncResult) -> list[api.Flow]:
-        """Batch-read ``ids``; a batch too large for one answer is split in halves."""
+               result: SyncResult) -> list[api.FlowBatch]:
+        """Batch-read ``ids``; a batch too large for one answer is split in halves.
+        The flows are decoded later, one at a time, as they are stored."""
         try:
-            answer = api.batch_read_flows(client, ids, priority=priority,
-                                          cancel_event=cancel.event)
+            answer = api.read_flow_batch(client, ids, priority=priority,
+                                         cancel_event=cancel.event)
         except MalformedResponse as exc:
             if len(ids) == 1:
                 result.skipped.append(f"{ids[0]}: {exc.message}")
@@ -339,18 +340,24 @@ class SyncService:
             return (self._fetch(client, ids[:middle], priority, cancel, result)
                     + self._fetch(client, ids[middle:], priority, cancel, result))
         for error in answer.errors:
-            ids_text = ", ".join(error.flow_ids) or "?"
             if error.category != "OBJECT_NOT_FOUND":
-                result.skipped.append(f"{ids_text}: {error.message}")
-        return list(answer.flows)
+                _skip(result, error)
+        return [answer]
 
-    def _store_batch(self, portal: Portal, flows: list[api.Flow], known: dict[str, Workflow],
-                     result: SyncResult) -> None:
+    def _store_batch(self, portal: Portal, batches: list[api.FlowBatch],
+                     known: dict[str, Workflow], result: SyncResult) -> int:
+        """Store the flows of ``batches`` in one transaction; returns how many
+        flows it held (counted as fetched once committed)."""
         cap = int(self.settings.get("limits.versions_per_workflow"))
         now = utcnow()
         feed: list[FeedRecord] = []
+        flows = 0
         with self.store.writing():
-            for flow in flows:
+            for flow in itertools.chain.from_iterable(batches):
+                if isinstance(flow, api.BatchItemError):
+                    _skip(result, flow)
+                    continue
+                flows += 1
                 workflow = known.get(flow.id)
                 kind = None
                 # The row mirrors the latest captured version: comparing it with
@@ -400,10 +407,15 @@ class SyncService:
                                        summary=change.summary))
             if not result.first_capture:
                 record_changes(portal.hub_id, feed, now)
+        return flows
 
 
 _FEED_KINDS = {ChangeKind.CREATED: FeedKind.CREATED, ChangeKind.CHANGED: FeedKind.EDITED,
                ChangeKind.DELETED: FeedKind.DELETED, ChangeKind.RECREATED: FeedKind.RECREATED}
+
+
+def _skip(result: SyncResult, error: api.BatchItemError) -> None:
+    result.skipped.append(f"{', '.join(error.flow_ids) or '?'}: {error.message}")
 
 
 def _reason(exc: BaseException) -> str:

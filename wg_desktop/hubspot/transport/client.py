@@ -27,6 +27,7 @@ from wg_desktop.hubspot.breaker import CircuitBreaker, Outcome, outcome_for
 from wg_desktop.hubspot.cache import CacheKind, ResponseCache
 from wg_desktop.hubspot.client_config import ClientConfig
 from wg_desktop.hubspot.clock import SYSTEM_CLOCK, Clock
+from wg_desktop.hubspot import json_units
 from wg_desktop.hubspot.endpoints import ApiFamily, AuthMode, EndpointTable, Route
 from wg_desktop.hubspot.errors import (
     AuthError,
@@ -179,6 +180,18 @@ class HubSpotClient:
     @portal_timezone.setter
     def portal_timezone(self, tz: PortalTimezone | None) -> None:
         self.limiter.portal_timezone = tz
+
+    @property
+    def open_connections(self) -> int | None:
+        """HTTP connections open in this client's pool (busy and idle keep-alive),
+        for the health samples; None when a custom transport keeps no pool.
+        httpx has no public pool statistics: its transport's httpcore pool is
+        read, without a lock, as a snapshot."""
+        pool = getattr(getattr(self._http, "_transport", None), "_pool", None)
+        connections = getattr(pool, "connections", None)
+        if connections is None:
+            return None
+        return sum(1 for c in list(connections) if not c.is_closed())
 
     def add_wait_listener(self, fn: WaitListener) -> None:
         self._wait_listeners.append(fn)
@@ -485,7 +498,9 @@ class HubSpotClient:
         decoded = True
         if body.strip():
             try:
-                data = json.loads(body)
+                # A large answer decodes in pieces (see json_units), never in one GIL hold.
+                data = json_units.loads(body, items_on_demand=route.spec.items_on_demand
+                                        and 200 <= status < 300)
             except (ValueError, UnicodeDecodeError):
                 decoded = False
         correlation_id = None

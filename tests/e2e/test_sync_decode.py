@@ -1,0 +1,44 @@
+"""Sync decodes a batch answer one flow at a time, over real loopback HTTP:
+at most one parsed flow is alive while a batch of 100 is stored, so the
+garbage collections during a sync walk a few objects, not a hundred flows."""
+
+from __future__ import annotations
+
+import weakref
+
+from tests.e2e.test_sync import assert_consistent, setup
+from wg_desktop.demo.server import DemoConfig, DemoPortal
+from wg_desktop.hubspot import api
+
+
+def test_a_batch_is_stored_holding_one_parsed_flow_at_a_time(ctx, monkeypatch):
+    alive: list[weakref.ref] = []
+    most_alive = 0
+    real_from_json = api.Flow.from_json.__func__
+
+    def counting(cls, data, stale=False):
+        nonlocal most_alive
+        flow = real_from_json(cls, data, stale)
+        alive.append(weakref.ref(flow))
+        most_alive = max(most_alive, sum(1 for ref in alive if ref() is not None))
+        return flow
+
+    monkeypatch.setattr(api.Flow, "from_json", classmethod(counting))
+    with DemoPortal(DemoConfig(seed=31, workflows=230, burst_limit=10_000)) as demo:
+        hub, sync, hub_id = setup(ctx, demo)
+        result = sync.sync(hub_id)
+        assert result.stored == 230 and len(alive) == 230
+        assert most_alive <= 2          # the flow being stored (and the one being decoded)
+        assert_consistent(demo, hub_id)
+        hub.clients.close()
+
+
+def test_the_eager_batch_read_still_returns_every_flow(ctx):
+    with DemoPortal(DemoConfig(seed=32, workflows=120, burst_limit=10_000)) as demo:
+        hub, sync, hub_id = setup(ctx, demo)
+        ids = demo.flow_ids(hub_id)
+        result = api.batch_read_flows(hub.clients.client(hub_id), ids + ["999999999"])
+        assert sorted(f.id for f in result.flows) == sorted(str(i) for i in ids)
+        assert result.missing_ids([str(i) for i in ids] + ["999999999"]) == ["999999999"]
+        assert result.partial
+        hub.clients.close()
