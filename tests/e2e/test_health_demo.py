@@ -89,3 +89,15 @@ def test_a_portal_that_needs_a_reconnect_is_paused_and_alerted(setup):
     assert sample.status is HealthStatus.UNHEALTHY and sample.figures.paused
     assert "reconnect" in sample.reasons[0]
     assert [a.rule for a in alerts.alerts(open_only=True)] == ["reconnect_needed"]
+
+
+def test_samples_count_the_open_connections_of_the_portal_client(setup):
+    context, demo, hub, hub_id, monitor, alerts, notes = setup
+    first = monitor.check(hub_id)
+    # The test-connection call over loopback leaves its keep-alive connection open.
+    assert first.figures.active_connections is not None
+    assert first.figures.active_connections >= 1
+    assert first.figures.active_connections == hub.clients.client(str(hub_id)).open_connections
+    client = hub.clients.client(str(hub_id))
+    client.close()                                      # the pool lets go of every connection
+    assert client.open_connections == 0

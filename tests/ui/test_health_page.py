@@ -121,3 +121,120 @@ def test_renderer_charts_and_pdf(qtbot, seeded, tmp_path):
 def test_main_window_lists_the_health_page(window):
     titles = [p.title for p in window.pages]
     assert titles.index("Health") == titles.index("Search") + 1
+
+
+def test_tiles_show_the_open_connections_of_the_latest_sample(qtbot, seeded, runner):
+    from wg_desktop.ui.pages.health_page import HealthPage
+
+    with seeded.store.writing():
+        seeded.store.db.execute_sql(
+            "UPDATE portal_health_sample SET active_connections = 4 WHERE id = "
+            "(SELECT MAX(id) FROM portal_health_sample WHERE portal_key = '1002')")
+    widget = HealthPage(seeded.store, seeded.settings, seeded.audit, runner)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.loaded, timeout=10_000):
+        widget.show()
+    texts = {t.tile.portal.key: t.label.text() for t in widget.tiles}
+    assert "Open connections 4" in texts["1002"]
+    assert "Open connections —" in texts["1001"]              # never measured
+
+
+def test_a_refresh_moves_the_curves_instead_of_rebuilding_them(page, qtbot):
+    before = {name: list(plot.plotItem.listDataItems()) for name, plot in page.plots.items()}
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.reload()
+    after = {name: list(plot.plotItem.listDataItems()) for name, plot in page.plots.items()}
+    assert all(len(items) == 5 for items in after.values())
+    assert all(a is b for name in before for a, b in zip(before[name], after[name]))
+    assert all(n > 0 for n in page.chart_points().values())
+    page.portal_keys = ["1001", "1002"]               # other portals: curves rebuilt
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.reload()
+    assert all(len(plot.plotItem.listDataItems()) == 2 for plot in page.plots.values())
+
+
+def test_the_chart_range_covers_whole_buckets(page):
+    from wg_desktop.ui.pages.health_page import chart_range
+
+    board = page.board
+    since, until = chart_range(board)
+    bucket = board.series.bucket_s
+    assert since % bucket == 0 and until % bucket == 0
+    assert since <= board.period.since.timestamp() < since + bucket
+    assert until - bucket < board.period.until.timestamp() <= until
+
+
+def test_a_refresh_redraws_only_the_charts_whose_lines_changed(page, qtbot, monkeypatch):
+    import dataclasses
+
+    from wg_desktop.services.reports import Line, Metric
+    from wg_desktop.ui.pages import health_page
+
+    drawn: list[str] = []
+    real = health_page.update_lines
+    monkeypatch.setattr(health_page, "update_lines", lambda plot, lines, *rest: (
+        drawn.append(next(n for n, p in page.plots.items() if p is plot)),
+        real(plot, lines, *rest))[1])
+    board = page.board
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page._show(board)                               # the same lines again
+    assert drawn == []
+    lines = dict(board.series.lines)
+    first = lines[Metric.ERROR_RATE][0]
+    lines[Metric.ERROR_RATE] = (Line(first.portal_key, first.xs, (99.0,) * len(first.ys)),
+                                *lines[Metric.ERROR_RATE][1:])
+    changed = dataclasses.replace(board, series=dataclasses.replace(board.series, lines=lines))
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page._show(changed)
+    assert drawn == ["error_rate"]
+    assert list(page.plots["error_rate"].plotItem.listDataItems()[0].yData) == \
+        [99.0] * len(first.ys)
+
+
+def test_live_charts_have_fixed_round_ranges_cached_axes_and_light_curves(page):
+    from PySide6.QtWidgets import QGraphicsItem
+
+    from wg_desktop.ui.pages.health_page import chart_range
+
+    x_range = chart_range(page.board)
+    for name, plot in page.plots.items():
+        view = plot.plotItem.getViewBox()
+        assert view.autoRangeEnabled() == [False, False], name      # no fitting while painting
+        (x0, x1), (y0, y1) = view.viewRange()
+        assert (x0, x1) == x_range and y0 == 0
+        highest = max(max(c.yData) for c in plot.plotItem.listDataItems())
+        assert highest < y1 <= max(1.0, 2 * highest), name
+        for axis in ("left", "bottom"):
+            assert plot.plotItem.getAxis(axis).cacheMode() == \
+                QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for curve in plot.plotItem.listDataItems():
+            assert curve.opts["clipToView"] and curve.opts["skipFiniteCheck"]
+            assert curve.opts["autoDownsample"] and curve.opts["downsampleMethod"] == "peak"
+
+
+@pytest.mark.parametrize("value, top", [(0, 1.0), (-3, 1.0), (0.3, 0.3), (0.31, 0.4),
+                                        (514.5, 600.0), (945, 1000.0), (1000, 1000.0),
+                                        (1001, 1200.0), (21, 25.0), (7.2e6, 8e6)])
+def test_nice_ceiling(value, top):
+    from wg_desktop.ui.charts import nice_ceiling
+
+    assert nice_ceiling(value) == pytest.approx(top)
+
+
+def test_a_line_of_a_few_points_shows_each_point(qapp):
+    """A fresh install's first checks give one or two points per chart: a plain
+    line of one point draws nothing, so each gets a dot; a longer line does not."""
+    from types import SimpleNamespace
+
+    from wg_desktop.ui.charts import make_plot, set_lines
+
+    from wg_desktop.services.reports import Metric
+
+    plot = make_plot(next(iter(Metric)))
+    one = SimpleNamespace(portal_key="1", xs=(100.0,), ys=(5.0,))
+    many = SimpleNamespace(portal_key="2", xs=tuple(float(x) for x in range(10)),
+                           ys=tuple(float(x) for x in range(10)))
+    set_lines(plot, [one, many], {"1": "A", "2": "B"})
+    sparse, dense = plot.plotItem.listDataItems()
+    assert sparse.opts["symbol"] == "o"
+    assert dense.opts["symbol"] is None

@@ -226,3 +226,30 @@ def test_a_failing_dispatcher_does_not_lose_the_alert(ctx):
     svc = AlertService(ctx.store, ctx.settings, ctx.audit, dispatcher=Boom(), now=lambda: NOW)
     svc.on_sample(sample(paused=True))
     assert svc.alerts(open_only=True)[0].notified_at == NOW
+
+
+@pytest.mark.parametrize("minutes, repeated_after_20", [(15, True), (60, False)])
+def test_the_cooldown_comes_from_the_setting(ctx, minutes, repeated_after_20):
+    clock = {"now": NOW}
+    channel = Recorder()
+    ctx.settings.updated({"alerts.cooldown_minutes": minutes})
+    svc = AlertService(ctx.store, ctx.settings, ctx.audit,
+                       dispatcher=Dispatcher([channel], ctx.store), now=lambda: clock["now"])
+    assert svc.cooldown == dt.timedelta(minutes=minutes)
+    failing = sample(check_ok=False, consecutive_failures=4)
+    svc.on_sample(failing)
+    clock["now"] += 20 * MIN
+    svc.on_sample(failing)
+    kinds = [n.kind for n in channel.sent]
+    expected = [NoticeKind.RAISED] + ([NoticeKind.REPEATED] if repeated_after_20 else [])
+    assert kinds == expected
+
+
+def test_the_cooldown_setting_applies_without_a_restart(ctx):
+    svc = AlertService(ctx.store, ctx.settings, ctx.audit)
+    assert svc.cooldown == dt.timedelta(minutes=60)          # the default: today's hour
+    ctx.settings.updated({"alerts.cooldown_minutes": 5})
+    assert svc.policy().cooldown == dt.timedelta(minutes=5)
+    from wg_desktop.config import SettingError
+    with pytest.raises(SettingError, match="at least 1"):
+        ctx.settings.updated({"alerts.cooldown_minutes": 0})

@@ -18,8 +18,9 @@ from aiosmtpd.smtp import AuthResult
 
 from wg_desktop.services.notifiers import (SIGNATURE_HEADER, TIMESTAMP_HEADER, DesktopChannel,
                                            Dispatcher, EmailChannel, EmailConfig, Notification,
-                                           NoticeKind, WebhookChannel, channels_from_settings,
-                                           delivery_log, safe_url, probe_notification)
+                                           NoticeKind, SmtpSecurity, WebhookChannel,
+                                           channels_from_settings, delivery_log, safe_url,
+                                           probe_notification)
 
 NOTE = Notification(NoticeKind.RAISED, "error_rate", "warning", "Portal 1: 9% failed",
                     "9 of 100 calls failed", "1", 12, count=3)
@@ -256,11 +257,12 @@ def test_channels_from_settings(ctx):
                           "notify.email_to": ["a@example.com"],
                           "notify.webhook_urls": ["https://hooks.example.com/a",
                                                   "https://user:pw@hooks.example.com/b?k=1"]})
-    channels = channels_from_settings(ctx.settings, desktop=lambda n: None,
-                                      webhook_secret="s")
+    channels = channels_from_settings(ctx.settings, desktop=lambda n: None)
     assert [c.name for c in channels] == ["desktop", "email", "webhook", "webhook"]
     assert channels[3].target == "https://hooks.example.com/b"      # no credentials
     assert channels[1].config.port == 587
+    assert channels[1].config.security is SmtpSecurity.AUTO
+    assert channels[2].secret is None                               # no secret set: unsigned
     ctx.settings.updated({"notify.desktop": False, "limits.webhooks": 1})
     assert [c.name for c in channels_from_settings(ctx.settings, desktop=print)] == [
         "email", "webhook"]

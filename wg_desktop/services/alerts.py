@@ -45,8 +45,8 @@ from wg_desktop.store.versions import latest_version
 
 log = logging.getLogger(__name__)
 
-# No setting holds these yet: an hour between repeats of one alert keeps a
-# five-minute check from sending twelve mails an hour about the same outage.
+# ``alerts.cooldown_minutes``' default: an hour between repeats of one alert
+# keeps a five-minute check from sending twelve mails an hour about one outage.
 DEFAULT_COOLDOWN = dt.timedelta(hours=1)
 FAILURES_ONLY_KEY = "alerts_failures_only"      # AppState: the user's choice, not a setting
 
@@ -68,6 +68,7 @@ class Rule(enum.StrEnum):
     WORKFLOW_TURNED_OFF = "workflow_turned_off"
     WORKFLOW_EDITED = "workflow_edited"
     BACKUP_FAILED = "backup_failed"
+    WEEKLY_REPORT_FAILED = "weekly_report_failed"
 
 
 SAMPLE_RULES = frozenset({Rule.CONNECTION_FAILURES, Rule.ERROR_RATE, Rule.RATE_LIMIT_LOW,
@@ -279,24 +280,36 @@ _OUTCOME = {Severity.CRITICAL: Outcome.FAILURE, Severity.WARNING: Outcome.WARNIN
 
 
 class AlertService:
+    """``cooldown`` overrides ``alerts.cooldown_minutes`` (tests); None reads
+    the setting at every decision, so a change applies without a restart."""
+
     def __init__(self, store: Store, settings: Settings, audit: AuditLog, *,
-                 dispatcher: Dispatcher | None = None, cooldown: dt.timedelta = DEFAULT_COOLDOWN,
+                 dispatcher: Dispatcher | None = None, cooldown: dt.timedelta | None = None,
                  now: Any = utcnow) -> None:
         self.store = store
         self.settings = settings
         self.audit = audit
         self.dispatcher = dispatcher
-        self.cooldown = cooldown
+        self._cooldown = cooldown
         self.now = now
+
+    @property
+    def cooldown(self) -> dt.timedelta:
+        if self._cooldown is not None:
+            return self._cooldown
+        return dt.timedelta(minutes=int(self.settings.get("alerts.cooldown_minutes")))
 
     # -- wiring ------------------------------------------------------------------------
 
-    def subscribe(self, monitor: Any = None, sync: Any = None) -> None:
-        """Listen to a HealthMonitor's samples and a SyncService's changes."""
+    def subscribe(self, monitor: Any = None, sync: Any = None, backups: Any = None) -> None:
+        """Listen to a HealthMonitor's samples, a SyncService's changes and a
+        BackupService's outcomes."""
         if monitor is not None:
             monitor.on_sample(self.on_sample)
         if sync is not None:
             sync.on_changes(self.on_sync_changes)
+        if backups is not None:
+            backups.on_outcome(self.on_backup_outcome)
 
     # -- preferences -------------------------------------------------------------------
 
@@ -409,6 +422,22 @@ class AlertService:
                 decisions.append(self.raise_event(condition))
         return decisions
 
+    def on_backup_outcome(self, outcome: Any) -> list[Decision]:
+        """BackupService.on_outcome listener: a failed backup raises (or counts
+        into) the "backup failed" alert; the next backup that works resolves
+        it, with a "resolved" notice to whoever heard of the failure."""
+        if not outcome.ok:
+            return [self.raise_event(backup_failed_condition(outcome.message,
+                                                             str(outcome.trigger)))]
+        now = self.now()
+        open_alerts = [_state(r) for r in AlertRecord.select().where(
+            (AlertRecord.rule == str(Rule.BACKUP_FAILED)) & AlertRecord.resolved_at.is_null())]
+        if not open_alerts:
+            return []
+        decisions = decide([], open_alerts, [], now, self.policy())
+        self._apply(decisions, now, event=True)
+        return decisions
+
     def send_test(self, channels: Iterable[Any] | None = None) -> list[DeliveryResult]:
         from wg_desktop.services.notifiers import probe_notification
         if self.dispatcher is None:
@@ -467,6 +496,16 @@ class AlertService:
                     log.exception("sending alert %s failed", alert.id)
 
 
+def backup_failed_condition(message: str, trigger: str) -> Condition:
+    """A backup that could not be made or verified: nothing was counted as a
+    backup, the earlier ones are untouched, and the history is at risk until
+    one works again."""
+    return Condition(Rule.BACKUP_FAILED, Severity.CRITICAL, None, "Backup failed",
+                     f"The {trigger} backup failed: {message}. Earlier backups are intact; "
+                     "the next one is tried on schedule (or use Back up now).",
+                     details={"trigger": trigger, "error": message})
+
+
 def workflow_change_condition(hub_id: int, change: Any) -> Condition | None:
     """The alert a sync change stands for: deleted and turned off warn, edits
     inform; new workflows are not alerts."""
@@ -498,6 +537,12 @@ def workflow_change_condition(hub_id: int, change: Any) -> Condition | None:
                      subject=change.flow_id, details=details)
 
 
+def report_failed_condition(message: str) -> Condition:
+    """The weekly report could not be mailed: heard on the other channels."""
+    return Condition(Rule.WEEKLY_REPORT_FAILED, Severity.WARNING, None,
+                     "Weekly health report not sent", message)
+
+
 def _hub_id(portal_key: str | None) -> int | None:
     return int(portal_key) if portal_key and portal_key.isdigit() else None
 
@@ -513,16 +558,14 @@ class HealthServices:
 
 
 def build_health_services(settings: Settings, store: Store, audit: AuditLog, hubspot: Any, *,
-                          desktop: Any = None, webhook_secret: str | None = None
-                          ) -> HealthServices:
+                          desktop: Any = None) -> HealthServices:
     """Wire health checks, alerts and channels over ``hubspot`` (HubSpotServices).
     ``desktop`` is the UI's notification callback (None on the command line)."""
     from wg_desktop.services.health import HealthMonitor
     from wg_desktop.services.notifiers import channels_from_settings
 
     monitor = HealthMonitor(store, settings, hubspot.connection, hubspot.clients)
-    dispatcher = Dispatcher(channels_from_settings(settings, desktop=desktop,
-                                                   webhook_secret=webhook_secret), store)
+    dispatcher = Dispatcher(channels_from_settings(settings, desktop=desktop), store)
     alerts = AlertService(store, settings, audit, dispatcher=dispatcher)
     alerts.subscribe(monitor, hubspot.sync)
     return HealthServices(monitor, alerts, dispatcher)

@@ -101,6 +101,9 @@ class HealthFigures:
     hubspot_usage: int | None = None
     hubspot_usage_limit: int | None = None
     hubspot_usage_resets_at: dt.datetime | None = None
+    # HTTP connections open in the portal client's pool when sampled (busy and
+    # idle keep-alive); None when paused or when the client keeps no pool.
+    active_connections: int | None = None
 
     @property
     def error_rate(self) -> float | None:
@@ -188,7 +191,8 @@ def _sample_from_row(row: PortalHealthSample) -> HealthSample:
         refreshes_ok=row.refreshes_ok, refreshes_failed=row.refreshes_failed,
         last_refresh_ok=row.last_refresh_ok, last_sync=row.last_sync,
         hubspot_usage=row.hubspot_usage, hubspot_usage_limit=row.hubspot_usage_limit,
-        hubspot_usage_resets_at=row.hubspot_usage_resets_at)
+        hubspot_usage_resets_at=row.hubspot_usage_resets_at,
+        active_connections=row.active_connections)
     reasons = tuple(line for line in row.reason.split("\n") if line)
     return HealthSample(row.portal_key, row.timestamp, HealthStatus(row.status), reasons,
                         figures, row.id)
@@ -470,7 +474,8 @@ class HealthMonitor:
             failures = 0 if test.ok else prior_failures + 1
             paused = test.state == PortalStatus.RECONNECT_NEEDED
             reason = test.message if paused else ""
-        breaker_state, client_remaining, hubspot_remaining = self._client_state(key, paused)
+        breaker_state, client_remaining, hubspot_remaining, connections = \
+            self._client_state(key, paused)
         # Only after a good connection test: a failing connection would just
         # add a second failed call to the records.
         usage = (self._private_app_usage(key)
@@ -487,7 +492,8 @@ class HealthMonitor:
             last_refresh_ok=last_refresh_ok, last_sync=_last_sync(portal),
             hubspot_usage=usage.current_usage if usage else None,
             hubspot_usage_limit=usage.usage_limit if usage else None,
-            hubspot_usage_resets_at=usage.resets_at if usage else None)
+            hubspot_usage_resets_at=usage.resets_at if usage else None,
+            active_connections=connections)
         verdict = classify(figures, self.thresholds)
         with self.store.writing():
             row = PortalHealthSample.create(
@@ -501,7 +507,8 @@ class HealthMonitor:
                 refreshes_failed=refreshes_failed, last_refresh_ok=last_refresh_ok,
                 last_sync=figures.last_sync, hubspot_usage=figures.hubspot_usage,
                 hubspot_usage_limit=figures.hubspot_usage_limit,
-                hubspot_usage_resets_at=figures.hubspot_usage_resets_at)
+                hubspot_usage_resets_at=figures.hubspot_usage_resets_at,
+                active_connections=connections)
         return HealthSample(key, now, verdict.status, verdict.reasons, figures, row.id)
 
     def _private_app_usage(self, key: str) -> api.PrivateAppUsage | None:
@@ -514,15 +521,19 @@ class HealthMonitor:
             log.warning("portal %s: HubSpot's daily usage could not be read: %s", key, exc)
             return None
 
-    def _client_state(self, key: str, paused: bool) -> tuple[str, int | None, int | None]:
+    def _client_state(self, key: str, paused: bool
+                      ) -> tuple[str, int | None, int | None, int | None]:
+        """Breaker state, the client's and HubSpot's remaining budget, and the
+        open connections of the client's pool."""
         if paused:
             # The stored budget only: building a client for a dead token is pointless.
-            return "", budget_use(self.settings, key).remaining, None
+            return "", budget_use(self.settings, key).remaining, None, None
         client = self.clients.client(key)
         snapshot = client.limiter.snapshot()
         client_left = min((w.remaining for w in snapshot.client if _long(w)), default=None)
         hubspot_left = min((w.remaining for w in snapshot.server if _long(w)), default=None)
-        return str(client.breaker.state), client_left, hubspot_left
+        return (str(client.breaker.state), client_left, hubspot_left,
+                getattr(client, "open_connections", None))
 
 
 LONG_WINDOW_S = 3600

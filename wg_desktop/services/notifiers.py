@@ -59,7 +59,7 @@ WEBHOOK_TIMEOUT_S = 5.0          # per attempt; a hanging receiver costs at most
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_BACKOFF_S = 0.5          # doubled after each failed attempt
 SMTP_TIMEOUT_S = 10.0
-SMTP_SSL_PORT = 465              # implicit TLS; every other port must offer STARTTLS
+SMTP_SSL_PORT = 465              # implicit TLS when notify.smtp_security is auto
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -68,6 +68,15 @@ class NoticeKind(enum.StrEnum):
     REPEATED = "repeated"
     RESOLVED = "resolved"
     TEST = "test"
+
+
+class SmtpSecurity(enum.StrEnum):
+    """``notify.smtp_security``: how the SMTP connection is encrypted."""
+
+    AUTO = "auto"           # SSL on port 465, else STARTTLS when offered (loopback may skip)
+    STARTTLS = "starttls"   # STARTTLS required, whatever the server
+    SSL = "ssl"             # implicit TLS from the first byte
+    NONE = "none"           # plain: refused with a password except to this machine
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,7 @@ class EmailConfig:
     user: str = ""
     password: str = field(default="", repr=False)
     timeout: float = SMTP_TIMEOUT_S
+    security: SmtpSecurity = SmtpSecurity.AUTO
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "EmailConfig":
@@ -182,7 +192,17 @@ class EmailConfig:
                    tuple(settings.get("notify.email_to")),
                    str(settings.get("notify.smtp_user")),
                    # Read from the keychain through the settings' secret reader.
-                   str(settings.get("notify.smtp_password") or ""))
+                   str(settings.get("notify.smtp_password") or ""),
+                   security=SmtpSecurity(settings.get("notify.smtp_security")))
+
+    @property
+    def implicit_tls(self) -> bool:
+        return self.security is SmtpSecurity.SSL or (self.security is SmtpSecurity.AUTO
+                                                     and self.port == SMTP_SSL_PORT)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host.lower() in LOOPBACK_HOSTS
 
     def problem(self) -> str | None:
         if not self.host:
@@ -195,9 +215,11 @@ class EmailConfig:
 
 
 class EmailChannel:
-    """SMTP with implicit TLS on port 465, STARTTLS on every other port. Only a
-    server on this machine (loopback) may be talked to without TLS: elsewhere
-    a missing STARTTLS is refused rather than sending a password in clear."""
+    """SMTP encrypted as ``notify.smtp_security`` says. "auto" is implicit TLS
+    on port 465 and STARTTLS on every other port, where only a server on this
+    machine (loopback) may be talked to without it. "none" never sends a
+    password in clear to another machine: a relay that needs no login may be
+    plain, one that does is refused rather than handed the password."""
 
     name = "email"
 
@@ -221,39 +243,53 @@ class EmailChannel:
                               elapsed_ms=(time.monotonic() - started) * 1000)
 
     def message(self, notification: Notification) -> EmailMessage:
-        cfg = self.config
-        msg = EmailMessage()
-        msg["Subject"] = notification.subject
-        msg["From"] = cfg.sender or cfg.user
-        msg["To"] = ", ".join(cfg.recipients)
+        msg = self.new_message(notification.subject)
         msg.set_content(notification.text())
         return msg
 
     def deliver(self, notification: Notification) -> None:
         """Send, or raise EmailError with one line that says what to fix."""
+        self.deliver_message(self.message(notification))
+
+    def new_message(self, subject: str) -> EmailMessage:
+        """An empty message with this channel's sender and recipients."""
+        cfg = self.config
+        msg = EmailMessage()
+        msg["Subject"] = subject
+        msg["From"] = cfg.sender or cfg.user
+        msg["To"] = ", ".join(cfg.recipients)
+        return msg
+
+    def deliver_message(self, message: EmailMessage) -> None:
+        """Send any message (an alert, the weekly report), or raise EmailError
+        with one line that says what to fix."""
         cfg = self.config
         problem = cfg.problem()
         if problem:
             raise EmailError(f"Email is not set up: {problem}.")
         where = f"{cfg.host}:{cfg.port}"
+        if cfg.security is SmtpSecurity.NONE and cfg.user and not cfg.is_loopback:
+            raise EmailError(f"notify.smtp_security is none, so the password for {where} "
+                             "would travel unencrypted; choose starttls or ssl.")
         try:
-            if cfg.port == SMTP_SSL_PORT:
+            if cfg.implicit_tls:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
                                                       context=self.ssl_context)
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             with smtp:
                 smtp.ehlo()
-                if cfg.port != SMTP_SSL_PORT:
+                if not cfg.implicit_tls and cfg.security is not SmtpSecurity.NONE:
                     if smtp.has_extn("starttls"):
                         smtp.starttls(context=self.ssl_context)
                         smtp.ehlo()
-                    elif cfg.host.lower() not in LOOPBACK_HOSTS:
+                    elif cfg.security is SmtpSecurity.STARTTLS or not cfg.is_loopback:
                         raise EmailError(f"The mail server {where} does not offer STARTTLS; "
-                                         "use port 465 (SSL) or a server that encrypts.")
+                                         "use ssl (usually port 465) or a server that "
+                                         "encrypts (notify.smtp_security).")
                 if cfg.user:
                     smtp.login(cfg.user, cfg.password)
-                refused = smtp.send_message(self.message(notification))
+                refused = smtp.send_message(message)
                 if refused:
                     raise EmailError(f"The mail server {where} refused "
                                      f"{', '.join(sorted(refused))}.")
@@ -358,11 +394,12 @@ class WebhookChannel:
 # -- building channels and dispatching ------------------------------------------------
 
 def channels_from_settings(settings: Settings, *,
-                           desktop: Callable[[Notification], None] | None = None,
-                           webhook_secret: str | None = None) -> list[Channel]:
-    """The channels the settings turn on. The webhook signing secret is handed
-    in by the caller because the settings registry has no entry for it."""
+                           desktop: Callable[[Notification], None] | None = None
+                           ) -> list[Channel]:
+    """The channels the settings turn on. Every webhook is signed with
+    ``notify.webhook_secret`` (from the keychain) when one is set."""
     channels: list[Channel] = []
+    webhook_secret = str(settings.get("notify.webhook_secret") or "") or None
     if desktop is not None and settings.get("notify.desktop"):
         channels.append(DesktopChannel(desktop))
     if settings.get("notify.email_enabled"):
@@ -409,19 +446,24 @@ class Dispatcher:
         return results
 
     def _log(self, notification: Notification, results: list[DeliveryResult]) -> None:
+        log_deliveries(self.store, results, str(notification.kind), notification.alert_id)
+
+
+def log_deliveries(store: Store | None, results: Sequence[DeliveryResult], event: str,
+                   alert_id: int | None = None) -> None:
+    """Write deliveries to the delivery log (and failures to the app log)."""
+    for r in results:
+        if not r.ok:
+            log.warning("delivery (%s) by %s to %s failed: %s", event, r.channel, r.target,
+                        r.error)
+    if store is None or store.read_only:
+        return
+    with store.session(), store.writing():
         for r in results:
-            if not r.ok:
-                log.warning("alert delivery by %s to %s failed: %s", r.channel, r.target,
-                            r.error)
-        if self.store is None or self.store.read_only:
-            return
-        with self.store.session(), self.store.writing():
-            for r in results:
-                NotificationDelivery.create(channel=r.channel, target=r.target,
-                                            alert_id=notification.alert_id,
-                                            event=str(notification.kind), ok=r.ok,
-                                            attempts=r.attempts, status=r.status,
-                                            error=r.error[:500], elapsed_ms=r.elapsed_ms)
+            NotificationDelivery.create(channel=r.channel, target=r.target, alert_id=alert_id,
+                                        event=event, ok=r.ok, attempts=r.attempts,
+                                        status=r.status, error=r.error[:500],
+                                        elapsed_ms=r.elapsed_ms)
 
 
 def _safe_send(channel: Channel, notification: Notification) -> DeliveryResult:

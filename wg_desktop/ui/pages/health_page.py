@@ -10,6 +10,7 @@ page never imports pyqtgraph.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.ui.table_model import ListTableModel
 from wg_desktop.services.alerts import AlertService, AlertState
 from wg_desktop.services.audit import AuditLog
@@ -26,9 +28,17 @@ from wg_desktop.services.reports import (CHART_ORDER, PERIODS, Dashboard, Report
                                          build_report, dashboard, parse_period)
 
 REFRESH_MS = 60_000
+# The pause between two charts' turns. A timer, not a zero-delay call: those
+# run before the paint the previous chart asked for, and the charts' paints
+# piled up into one long turn. Half a frame, so that input and other timers
+# are served between one chart's paint and the next chart's data (a 1 ms
+# pause let the next turn follow the tiles' re-layout or a chart's paint
+# directly: 9-12 ms of GUI-thread work back to back). Five charts then take
+# about 60 ms to follow a refresh.
+CHART_TURN_MS = 8
 PERIOD_CHOICES = (("1 h", "1h"), ("24 h", "24h"), ("7 d", "7d"), ("30 d", "30d"))
-STATUS_COLOURS = {"healthy": ("#e7f5ea", "#1b7a2f"), "degraded": ("#fff4e5", "#8a5a00"),
-                  "unhealthy": ("#fdecea", "#b3261e"), None: ("#f1f1f1", "#555555")}
+# Each status's theme tone (ui/theme.py): background, text and border.
+STATUS_TONES = {"healthy": "ok", "degraded": "warning", "unhealthy": "error", None: "neutral"}
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -40,32 +50,45 @@ def _when(value: Any) -> str:
 
 
 class StatusTile(QFrame):
-    """One portal: status, uptime, average response, error rate, budget,
-    today's calls (the app's count and, for private apps, HubSpot's), last sync."""
+    """One portal: status, uptime, average response, error rate, budget, open
+    connections, today's calls (the app's count and, for private apps,
+    HubSpot's), last sync."""
 
     def __init__(self, tile: Tile, counts: DailyCounts | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tile = tile
         self.setObjectName("healthTile")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        background, colour = STATUS_COLOURS.get(tile.status, STATUS_COLOURS[None])
-        self.setStyleSheet(f"#healthTile {{ background:{background}; border:1px solid {colour};"
-                           f" border-radius:6px; }}")
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        self._tone: str | None = None
+        self.show_tile(tile, counts)
+
+    def show_tile(self, tile: Tile, counts: DailyCounts | None = None) -> None:
+        """New figures in place: a refresh changes text, not widgets (a rebuilt
+        row of tiles re-laid the page out and repainted every chart at once)."""
+        self.tile = tile
+        tone = STATUS_TONES.get(tile.status, "neutral")
+        if tone != self._tone:              # a new style sheet re-polishes the tile
+            self._tone = tone
+            theme.apply_style(self, f"#healthTile {{ background:${{{tone}_bg}}; "
+                                    f"border:1px solid ${{{tone}_text}}; border-radius:6px; }}")
+        colour, muted = theme.hex_color(f"{tone}_text"), theme.hex_color("muted")
         status = tile.status or "not checked yet"
         avg = "—" if tile.avg_response_ms is None else f"{tile.avg_response_ms / 1000:.2f} s"
         budget = "—" if tile.rate_remaining is None else f"{tile.rate_remaining:,}"
-        self.label = QLabel(
-            f"<b>{_esc(tile.portal.name)}</b> <span style='color:#666'>({tile.portal.key})</span>"
+        connections = "—" if tile.active_connections is None else str(tile.active_connections)
+        self.label.setText(
+            f"<b>{_esc(tile.portal.name)}</b> <span style='color:{muted}'>({tile.portal.key})</span>"
             f"<br><span style='color:{colour};font-size:14pt;font-weight:bold'>{status}</span>"
             f"<br>Uptime {_pct(tile.uptime, 2)} · Avg response {avg}"
             f"<br>Error rate {_pct(tile.error_rate)} · Budget left {budget}"
+            f"<br>Open connections {connections}"
             f"{calls_today(counts)}"
             f"<br>Last sync {_when(tile.last_sync)}")
-        self.label.setTextFormat(Qt.TextFormat.RichText)
         self.setToolTip("\n".join(tile.reasons) or f"Checked {_when(tile.checked_at)}")
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.label)
 
 
 def calls_today(counts: DailyCounts | None) -> str:
@@ -77,6 +100,50 @@ def calls_today(counts: DailyCounts | None) -> str:
         limit = "—" if counts.hubspot_limit is None else f"{counts.hubspot_limit:,}"
         text += f" · HubSpot: {counts.hubspot_used:,} / {limit} today"
     return text
+
+
+def chart_range(board: Dashboard) -> tuple[float, float]:
+    """The period widened to whole buckets. A range that moved with every
+    refresh re-ticked and re-lettered each time axis, the larger part of a
+    chart's repaint; snapped, it moves once per bucket (6 h on a 30-day chart)."""
+    bucket = board.series.bucket_s
+    since, until = board.period.since.timestamp(), board.period.until.timestamp()
+    return (math.floor(since / bucket) * bucket, math.ceil(until / bucket) * bucket)
+
+
+def update_lines(plot: Any, lines: Sequence[Any], names: dict[str, str],
+                 x_range: tuple[float, float], drawn: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    """Move the plot's curves to new data in place when the same portals are
+    drawn as before (``drawn``: what the last call returned) — every refresh
+    but the first. Rebuilding curves and legend cost 60-70 ms a chart,
+    setting the data a fraction of one. The view's ranges are set here, before
+    the data: left to auto-range, the y range was fitted while painting, and
+    the axis it changed asked for a second paint. Returns what is drawn now."""
+    from wg_desktop.ui.charts import (PALETTE, cache_legend_labels, set_lines,
+                                      show_points_when_sparse, y_range)
+
+    keys = tuple((line.portal_key, names.get(line.portal_key, line.portal_key))
+                 for line in lines)
+    view = plot.plotItem.getViewBox()
+    wanted = (tuple(x_range), y_range(lines))
+    if tuple(tuple(r) for r in view.viewRange()) != wanted or view.autoRangeEnabled() != [
+            False, False]:
+        plot.setRange(xRange=wanted[0], yRange=wanted[1], padding=0)
+    curves = plot.plotItem.listDataItems()
+    if drawn != keys or len(curves) != len(lines):
+        set_lines(plot, lines, names, live=True)
+        cache_legend_labels(plot)
+        return keys
+    for index, (curve, line) in enumerate(zip(curves, lines)):
+        curve.setData(list(line.xs), list(line.ys))
+        show_points_when_sparse(curve, len(line.xs), PALETTE[index % len(PALETTE)])
+    return keys
+
+
+def _chart_state(lines: Sequence[Any], board: Dashboard) -> tuple[Any, ...]:
+    """What a chart shows: its lines, its x range and the portals' names."""
+    names = {t.portal.key: t.portal.name for t in board.tiles}
+    return tuple(lines), chart_range(board), tuple(names.get(line.portal_key) for line in lines)
 
 
 def _esc(text: str) -> str:
@@ -132,6 +199,12 @@ class HealthPage(QWidget):
         self._pending_alerts: Any = None
         self.board: Dashboard | None = None
         self.plots: dict[str, Any] = {}
+        self._chart_queue: list[tuple[Any, Sequence[Any]]] = []
+        self._chart_board: Dashboard | None = None
+        self._charts_done: Callable[[], None] | None = None
+        self._chart_turn_pending = False
+        self._drawn: dict[str, tuple[Any, ...]] = {}     # portals each chart shows
+        self._shown_lines: dict[str, tuple[Any, ...]] = {}   # each chart's _chart_state
         self.portal_keys: list[str] | None = None     # None: every portal
 
         self.period = QComboBox()
@@ -220,10 +293,11 @@ class HealthPage(QWidget):
     def _ensure_charts(self) -> None:
         if self.plots:
             return
-        from wg_desktop.ui.charts import make_plot
+        from wg_desktop.ui.charts import cache_static_items, make_plot
 
         for index, metric in enumerate(CHART_ORDER):
             plot = make_plot(metric)
+            cache_static_items(plot)
             plot.setMinimumHeight(200)
             self.plots[str(metric)] = plot
             self.charts_layout.addWidget(plot, index // 2, index % 2)
@@ -272,16 +346,20 @@ class HealthPage(QWidget):
         self._pending = None
         self.board = board
         self._show_tiles(board.tiles)
-        self._draw_charts(board)
         self._show_endpoints(board.endpoints)
         self.status_label.setText(f"Updated {_when(board.period.until)} · "
                                   f"{len(board.tiles)} portal(s)")
-        self.loaded.emit(board)
+        # ``loaded`` follows the last chart (drawn one per event-loop turn).
+        self._draw_charts(board, done=lambda: self.loaded.emit(board))
 
     def _error(self, error: BaseException) -> None:
         self.status_label.setText(f"Could not read the health data: {error}")
 
     def _show_tiles(self, tiles: Sequence[Tile]) -> None:
+        if tiles and [t.tile.portal for t in self.tiles] == [t.portal for t in tiles]:
+            for widget, tile in zip(self.tiles, tiles):
+                widget.show_tile(tile, self.counts.get(tile.portal.key))
+            return
         for tile in self.tiles:
             self.tiles_layout.removeWidget(tile)
             tile.deleteLater()
@@ -292,16 +370,49 @@ class HealthPage(QWidget):
         if not tiles:
             self.status_label.setText("No portal yet: connect one to see its health.")
 
-    def _draw_charts(self, board: Dashboard) -> None:
+    def _draw_charts(self, board: Dashboard, done: Callable[[], None] | None = None) -> None:
+        """One chart per event-loop turn, and only the charts whose lines
+        changed: a repaint of all five at once held the GUI thread for a frame
+        and more (30-40 ms). Each turn sets one chart's data and ranges; its
+        paint follows on its own (the next turn waits on a timer, which the
+        event loop serves after the pending paint). A newer board replaces
+        the queue of an older one."""
+        self._chart_queue = []
+        for metric in CHART_ORDER if self.plots else ():
+            lines = board.series.lines.get(metric, ())
+            if self._chart_changed(str(metric), lines, board):
+                self._chart_queue.append((metric, lines))
+        self._chart_board, self._charts_done = board, done
         if not self.plots:
-            return                      # not shown yet: drawn on first show
-        from wg_desktop.ui.charts import set_lines
+            self._finish_charts()       # not shown yet: drawn on first show
+        elif not self._chart_turn_pending:
+            self._chart_turn_pending = True
+            QTimer.singleShot(CHART_TURN_MS, self._draw_next_chart)
 
+    def _chart_changed(self, name: str, lines: Sequence[Any], board: Dashboard) -> bool:
+        return self._shown_lines.get(name) != _chart_state(lines, board)
+
+    def _draw_next_chart(self) -> None:
+        self._chart_turn_pending = False
+        if not self._chart_queue:
+            self._finish_charts()
+            return
+        metric, lines = self._chart_queue.pop(0)
+        board = self._chart_board
         names = {t.portal.key: t.portal.name for t in board.tiles}
-        x_range = (board.period.since.timestamp(), board.period.until.timestamp())
-        for metric in CHART_ORDER:
-            set_lines(self.plots[str(metric)], board.series.lines.get(metric, ()), names,
-                      x_range)
+        x_range = chart_range(board)
+        name = str(metric)
+        self._drawn[name] = update_lines(self.plots[name], lines, names, x_range,
+                                         self._drawn.get(name))
+        self._shown_lines[name] = _chart_state(lines, board)
+        # Also after the last chart: ``loaded`` waits for its paint.
+        self._chart_turn_pending = True
+        QTimer.singleShot(CHART_TURN_MS, self._draw_next_chart)
+
+    def _finish_charts(self) -> None:
+        done, self._charts_done = self._charts_done, None
+        if done is not None:
+            done()
 
     def chart_points(self) -> dict[str, int]:
         """Points drawn per chart (what the user sees, for the status line and tests)."""
