@@ -45,6 +45,9 @@ class AppContext:
     job_runs: StoreJobRunStore
     instance_id: str | None = None      # scopes this data folder's keychain entries
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # The one backup service of this data folder: the scheduled job, the
+    # Backups page and the alerts (which listen to its outcomes) share it.
+    backups: BackupService | None = None
 
     def close(self) -> None:
         for closer in reversed(self.closers):
@@ -105,7 +108,7 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
     ctx = AppContext(paths, settings, secrets, registry, store, audit,
                      RetentionService(store, settings, audit),
                      StoreJobRunStore(store, registry), instance_id)
-    backups = BackupService.from_context(ctx)
+    ctx.backups = backups = BackupService.from_context(ctx)
     ctx.retention.register(backups.retention_policy())
     if not store.read_only:
         _sweep_interrupted_backups(paths)

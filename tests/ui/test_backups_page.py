@@ -223,7 +223,7 @@ def test_window_has_the_page_after_search_and_file_menu_backs_up(qtbot, window, 
     # After Search (a Health page may sit between them), before the Audit log.
     assert titles.index("Search") < titles.index("Backups") < titles.index("Audit log")
     with qtbot.waitSignal(window.backups_page.backup_finished, timeout=10_000):
-        window.backup_action.trigger()
+        window.menus.backup_action.trigger()
     assert window.stack.currentWidget() is window.backups_page
     qtbot.waitUntil(lambda: [r[2] for r in _rows(window.backups_page)] == ["verified"],
                     timeout=5000)
@@ -235,3 +235,37 @@ def test_choosing_the_page_in_the_navigation_lists_backups(qtbot, window, ctx):
                               for i in range(window.nav.count())].index("Backups"))
     qtbot.waitUntil(lambda: [r.path for r in window.backups_page.model.rows] == [made.path],
                     timeout=5000)
+
+
+def test_follows_the_backup_folder_setting_and_marks_unreachable_backups(
+        qtbot, ctx, service, tmp_path):
+    from wg_desktop.services.settings_service import SettingsService
+
+    def choose(folder) -> None:
+        SettingsService(ctx.settings, ctx.secrets, ctx.audit).apply({"backup.folder": str(folder)})
+
+    home = service.backup_now()
+    page = _page(qtbot, ctx, service)
+    _load(qtbot, page)
+    assert page.folder_label.text() == f"Backups folder: {ctx.paths.backups_dir}"
+
+    drive = tmp_path / "usb-drive"
+    choose(drive / "wg-backups")
+    away = service.backup_now()
+    _load(qtbot, page)
+    assert page.folder_label.text() == f"Backups folder: {drive / 'wg-backups'}"
+    by_path = {row.path: row for row in page.model.rows}
+    status = page.model.index(page.model.rows.index(by_path[home.path]), 2).data()
+    assert status == f"verified (in {ctx.paths.backups_dir})"   # made before the change
+
+    drive.rename(tmp_path / "in-a-drawer")                       # the drive is unplugged
+    _load(qtbot, page)
+    row = next(r for r in page.model.rows if r.path == away.path)
+    assert row.status == "unreachable" and row.verified == "unreachable"
+    number = page.model.rows.index(row)
+    page.table.selectRow(number)
+    assert not page.verify_button.isEnabled() and not page.restore_button.isEnabled()
+    assert not page.delete_button.isEnabled() and not page.open_button.isEnabled()
+    assert "not reachable" in page.model.index(number, 2).data()
+    page.table.selectRow(page.model.rows.index(by_path[home.path]))
+    assert page.verify_button.isEnabled()

@@ -279,3 +279,68 @@ def test_two_restores_in_one_second_each_keep_the_store_they_replaced(tmp_path):
         names.append([p.name for p in Portal.select()])
         store.close()
     assert names == [["first"], ["second"]]
+
+
+def _damage_index(plain) -> None:
+    """Change one key inside app_state's key index of a plain snapshot: every
+    page still parses and the tables read, but the index no longer matches."""
+    from sqlcipher3 import dbapi2 as sqlcipher
+    conn = sqlcipher.connect(str(plain))
+    page, size = conn.execute(
+        "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master "
+        "WHERE type = 'index' AND tbl_name = 'app_state'").fetchone()
+    conn.close()
+    data = bytearray(plain.read_bytes())
+    start = (page - 1) * size
+    at = data.index(b"k0100", start, start + size)      # a key inside the index page only
+    data[at:at + 1] = b"j"
+    plain.write_bytes(bytes(data))
+
+
+def test_a_snapshot_failing_its_integrity_check_is_refused_and_nothing_kept(ctx, monkeypatch):
+    for n in range(200):
+        _put(ctx, f"value {n}")
+        with ctx.store.writing():
+            AppState.replace(key=f"k{n:04d}", value="x" * 40).execute()
+    svc = BackupService.from_context(ctx)
+    real = backups_mod.snapshot_plain
+
+    def damaged(db_path, key, target):
+        real(db_path, key, target)
+        _damage_index(target)
+    monkeypatch.setattr(backups_mod, "snapshot_plain", damaged)
+    with pytest.raises(BackupError, match="integrity check"):
+        svc.backup_now()
+    assert svc.list() == []
+    assert not any(ctx.paths.backups_dir.iterdir())      # no temp file, no plain copy
+    assert svc.failures()[0].status == BackupStatus.FAILED
+
+
+def test_a_backup_that_reads_back_different_is_refused(ctx, monkeypatch):
+    svc = BackupService.from_context(ctx)
+    real = backups_mod.read_backup
+
+    def one_byte_off(src, dst, key_for):
+        header = real(src, dst, key_for)
+        dst.write(b"\0")                 # what a silent decompression bug would look like
+        return header
+    monkeypatch.setattr(backups_mod, "read_backup", one_byte_off)
+    with pytest.raises(BackupError, match="did not read back identical"):
+        svc.backup_now()
+    assert svc.list() == [] and not any(ctx.paths.backups_dir.iterdir())
+
+
+def test_the_recorded_checksum_is_the_files_and_the_snapshot_was_checked(ctx, monkeypatch):
+    import hashlib
+
+    checked = []
+    real = backups_mod.check_plain
+
+    def spy(path):
+        checked.append(path)
+        return real(path)
+    monkeypatch.setattr(backups_mod, "check_plain", spy)
+    info = BackupService.from_context(ctx).backup_now()
+    assert info.sha256 == hashlib.sha256(info.path.read_bytes()).hexdigest()
+    assert len(checked) == 1 and checked[0].parent == ctx.paths.backups_dir
+

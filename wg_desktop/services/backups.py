@@ -5,15 +5,18 @@ A backup is a consistent snapshot of the live database, taken inside one read
 transaction with ``sqlcipher_export`` into a plain SQLite file (plain so that
 it compresses: SQLCipher pages are ciphertext), then compressed and encrypted
 into the chunked format of services/backup_format.py. The plain snapshot only
-ever lives as a dot-named temp file in the private (0700) backups folder and is
+ever lives as a dot-named temp file in the data folder's private (0700)
+backups folder, whatever folder the backups go to (``backup.folder``), and is
 deleted as soon as the step that needs it ends (or by the next backup, after a
 crash).
 
-A file only gets its final name after it was fsynced *and* verified (decrypted
-back and integrity-checked): a crash, a kill or a full disk at any moment
-leaves either no new backup or a complete, verified one, and temp names are
-never listed. Backups of one data folder exclude each other through a lock
-file in the data folder.
+A file only gets its final name after it was fsynced *and* verified: the
+snapshot passed SQLite's integrity check, and the file, read back (every chunk
+authenticated and decrypted, then decompressed), gave the snapshot's bytes
+again, SHA-256 for SHA-256. A crash, a kill or a full disk at any moment leaves
+either no new backup or a complete, verified one, and temp names are never
+listed. Backups of one data folder exclude each other through a lock file in
+the data folder.
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import peewee as pw
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from wg_desktop.config import Settings
+from wg_desktop.config import Settings, SettingError
 from wg_desktop.constants import APP_VERSION
 from wg_desktop.instance import holding_start_lock
 from wg_desktop.paths import Paths, make_private_dir
@@ -47,7 +50,6 @@ from wg_desktop.services.backup_format import (BackupError, BackupFormatError, B
                                                BackupMetadata, KdfParams, KeyKind,
                                                read_backup, read_header, write_backup)
 from wg_desktop.services.retention import RetentionPolicy
-from wg_desktop.store import models
 from wg_desktop.store.backup_models import BackupRecord, BackupStatus
 from wg_desktop.store.db import (LATEST_VERSION, Store, StoreError, connect_raw,
                                  marker_path, open_store)
@@ -60,10 +62,16 @@ SUFFIX = ".wgbackup"
 LOCK_FILE = ".backup.lock"
 _TEMP_PREFIX = ".tmp-"
 _NAME = re.compile(r"^workflowguard-(\d{8}T\d{6}\d{6}Z)\.wgbackup$")
+FOLDER_SETTING = "backup.folder"
+UNREACHABLE = "unreachable"   # a logged backup whose folder is gone (BackupInfo.status)
 
 
 class BackupBusy(BackupError):
     """Another backup or restore of this data folder is running."""
+
+
+class BackupFolderMissing(BackupError):
+    """The chosen backup folder is not there (an unplugged drive)."""
 
 
 class StoreInUse(BackupError):
@@ -76,6 +84,14 @@ class Trigger(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class BackupOutcome:
+    """One backup attempt, as the listeners of :meth:`BackupService.on_outcome` see it."""
+    ok: bool
+    trigger: Trigger
+    message: str          # the one-line error of a failure, or where the backup went
+
+
+@dataclass(frozen=True)
 class BackupInfo:
     """One backup file as the backups page and ``backup list`` show it."""
 
@@ -83,7 +99,8 @@ class BackupInfo:
     created_at: dt.datetime
     size: int
     schema_version: int
-    status: str            # BackupStatus, or "unrecorded" (no row in this store's log)
+    status: str            # BackupStatus, "unrecorded" (no row in this store's log)
+                           # or UNREACHABLE (logged, but its folder is gone)
     sha256: str = ""
     duration_s: float = 0.0
     message: str = ""
@@ -127,6 +144,55 @@ class RestoreResult:
     restored_schema: int      # as it was in the backup (the store is migrated past it)
     kept_aside: Path | None   # the previous store, or None when there was none
     duration_s: float
+
+
+# -- the folder --------------------------------------------------------------------
+
+def backup_folder(paths: Paths, settings: Settings) -> Path:
+    """Where new backups go: the ``backup.folder`` setting, or
+    ``<data folder>/backups`` while it is empty."""
+    chosen = str(settings.get(FOLDER_SETTING)).strip()
+    return Path(chosen) if chosen else paths.backups_dir
+
+
+def check_folder_setting(value: str) -> None:
+    """Refuse a backup folder that cannot hold backups, when it is chosen
+    rather than at the next backup: it must be absolute, exist or be creatable
+    (created 0700, like the data folder's own), and take a new file. Raises
+    SettingError with one line saying why."""
+    text = str(value).strip()
+    if not text:
+        return                    # back to <data folder>/backups
+    folder = Path(text)
+    if not folder.is_absolute():
+        raise SettingError(FOLDER_SETTING, f"expected an absolute path, got {text!r}")
+    try:
+        if not folder.exists():
+            make_private_dir(folder)
+        elif not folder.is_dir():
+            raise SettingError(FOLDER_SETTING, f"{folder} is a file, not a folder")
+        probe = _temp(folder, "probe")
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        raise SettingError(FOLDER_SETTING, f"{folder} cannot hold backups: "
+                                           f"{exc.strerror or exc}") from None
+
+
+def _describe(path: Path, row: BackupRecord | None) -> BackupInfo:
+    """One backup file as listed: its header, and its log row when there is one."""
+    try:
+        with open(path, "rb") as handle:
+            header = read_header(handle)
+    except (BackupError, OSError) as exc:
+        return BackupInfo(path, _created_from_name(path), _size(path), 0,
+                          BackupStatus.FAILED, message=_one_line(exc))
+    meta = header.metadata
+    if row is None:
+        return BackupInfo(path, meta.created_at, _size(path), meta.schema_version, "unrecorded")
+    return BackupInfo(path, meta.created_at, _size(path), meta.schema_version, row.status,
+                      row.sha256, row.duration_s, row.message, row.trigger)
 
 
 # -- keys -----------------------------------------------------------------------
@@ -192,24 +258,46 @@ def _discard(*paths: Path) -> None:
             Path(f"{path}{extra}").unlink(missing_ok=True)
 
 
-def sweep_temp_files(folder: Path) -> int:
+# What a backup leaves in a chosen folder, which may hold the user's own files.
+_DESTINATION_TEMPS = tuple(f"{_TEMP_PREFIX}{label}-" for label in ("backup", "probe"))
+
+
+def sweep_temp_files(folder: Path, prefixes: tuple[str, ...] = (_TEMP_PREFIX,)) -> int:
     """Remove what interrupted backups left. Call only while holding the
     backup lock: then no temp file belongs to a running backup."""
     removed = 0
     if folder.is_dir():
         for path in folder.iterdir():
-            if path.name.startswith(_TEMP_PREFIX):
+            if path.name.startswith(prefixes):
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+class _HashingReader:
+    """A file read through once, its bytes hashed on the way (no second pass)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.digest.update(data)
+        return data
+
+
+class _HashingSink:
+    """Where a verification's plaintext goes: hashed and counted, never stored."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
 
 
 def snapshot_plain(db_path: Path, key: bytes, target: Path) -> None:
@@ -217,12 +305,16 @@ def snapshot_plain(db_path: Path, key: bytes, target: Path) -> None:
 
     One read transaction covers the whole export (WAL: writers carry on, the
     export sees the database as of its first read). Never a copy of the file
-    itself, which a writer may be changing."""
+    itself, which a writer may be changing. The target is a throwaway temp
+    file, checked and hashed before anything relies on it, so it is written
+    without a journal or fsyncs."""
     _discard(target)
     conn = connect_raw(db_path, key, read_only=True)
     try:
-        conn.execute("BEGIN")
         conn.execute("ATTACH DATABASE ? AS snapshot KEY ''", (str(target),))
+        conn.execute("PRAGMA snapshot.journal_mode = OFF")
+        conn.execute("PRAGMA snapshot.synchronous = OFF")
+        conn.execute("BEGIN")
         conn.execute("SELECT sqlcipher_export('snapshot')").fetchall()
         conn.execute("COMMIT")
         conn.execute("DETACH DATABASE snapshot")
@@ -233,18 +325,28 @@ def snapshot_plain(db_path: Path, key: bytes, target: Path) -> None:
     conn.close()
 
 
-def check_plain(path: Path) -> int:
-    """integrity_check a plain snapshot; returns its schema version."""
+# A plain snapshot is read through a memory map and a 64 MiB page cache: an
+# integrity check visits every page, index pages many times, and pread()ing
+# each 4 KiB page again cost it 5-30 % of its time (1,000 × 100 store).
+_CHECK_PRAGMAS = ("PRAGMA mmap_size = 1073741824", "PRAGMA cache_size = -65536")
+
+
+def _open_plain(path: Path) -> sqlcipher.Connection:
     try:
         # sqlcipher3 without a key reads plain SQLite, with the same build
         # (FTS5 included) that wrote the snapshot.
         conn = sqlcipher.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        for pragma in _CHECK_PRAGMAS:
+            conn.execute(pragma).fetchall()
+        return conn
     except sqlcipher.Error as exc:
         raise BackupError(f"the backup's database cannot be opened ({exc})") from None
+
+
+def plain_schema(path: Path) -> int:
+    """The schema version recorded in a plain snapshot (no check of the rest)."""
+    conn = _open_plain(path)
     try:
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-        if rows != [("ok",)]:
-            raise BackupError(f"the backup's database failed its integrity check ({rows[0][0]})")
         has = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
                            "AND name = 'schema_version'").fetchone()[0]
         if not has:
@@ -254,6 +356,20 @@ def check_plain(path: Path) -> int:
         raise BackupError(f"the backup's database is damaged ({exc})") from None
     finally:
         conn.close()
+
+
+def check_plain(path: Path) -> int:
+    """integrity_check a plain snapshot; returns its schema version."""
+    conn = _open_plain(path)
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+        if rows != [("ok",)]:
+            raise BackupError(f"the backup's database failed its integrity check ({rows[0][0]})")
+    except sqlcipher.Error as exc:
+        raise BackupError(f"the backup's database is damaged ({exc})") from None
+    finally:
+        conn.close()
+    return plain_schema(path)
 
 
 def decrypt_to(path: Path, target: Path, resolve: Callable[[BackupHeader], bytes]) -> BackupHeader:
@@ -267,7 +383,8 @@ def decrypt_to(path: Path, target: Path, resolve: Callable[[BackupHeader], bytes
 
 def verify_file(path: Path, resolve: Callable[[BackupHeader], bytes],
                 work_dir: Path) -> VerifyResult:
-    """Decrypt ``path`` to a temp file, integrity-check it, delete it."""
+    """Decrypt ``path`` to a temp file, integrity-check it, delete it: the
+    check of a backup on its own, with nothing known about how it was made."""
     started = time.perf_counter()
     if not path.is_file():
         raise BackupError(f"{path} does not exist")
@@ -286,13 +403,56 @@ def verify_file(path: Path, resolve: Callable[[BackupHeader], bytes],
                         time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A snapshot written into a backup file, checked and read back."""
+    schema_version: int
+    plain_size: int
+    file_sha256: str           # of the whole encrypted file
+
+
 def _encrypt_snapshot(plain: Path, out_tmp: Path, key: bytes, meta: BackupMetadata,
-                      kind: KeyKind, kdf: KdfParams | None) -> None:
+                      kind: KeyKind, kdf: KdfParams | None) -> str:
+    """Compress and encrypt ``plain`` into ``out_tmp`` and fsync it; returns
+    the SHA-256 of the plaintext, taken from the very bytes compressed."""
     fd = os.open(out_tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as dst, open(plain, "rb") as src:
+    with os.fdopen(fd, "wb") as dst, open(plain, "rb") as raw:
+        src = _HashingReader(raw)
         write_backup(src, dst, key, meta, kind=kind, kdf=kdf)
         dst.flush()
         os.fsync(dst.fileno())
+    return src.digest.hexdigest()
+
+
+def verify_sealed(path: Path, key: bytes, plain_sha256: str, plain_size: int) -> str:
+    """Read a just-written backup back: authenticate and decrypt every chunk,
+    decompress, and compare the SHA-256 of the result with the snapshot's.
+    Equal hashes mean the file holds, byte for byte, the snapshot that the
+    integrity check passed, so checking the decrypted copy again would prove
+    nothing more. Returns the SHA-256 of the file itself, from the same read."""
+    sink = _HashingSink()
+    with open(path, "rb") as raw:
+        src = _HashingReader(raw)
+        read_backup(src, sink, lambda header: key)
+    if sink.size != plain_size or sink.digest.hexdigest() != plain_sha256:
+        raise BackupError("the backup did not read back identical to the database it was "
+                          "made from; it was not kept")
+    return src.digest.hexdigest()
+
+
+def seal_snapshot(plain: Path, out_tmp: Path, key: bytes, created_at: dt.datetime,
+                  kind: KeyKind, kdf: KdfParams | None) -> Sealed:
+    """Write ``plain`` into the backup file ``out_tmp`` and prove it sound:
+    SQLite's integrity check of the snapshot, then compress, encrypt, fsync
+    and read back (decrypt, decompress, SHA-256 compare). One after the other:
+    run beside the write on a thread of its own, the check saved no time on
+    two cores (2.94 s vs 2.90 s, 1,000 × 100 store) and the GUI thread's p99
+    gap during a backup grew from 8.4 to 10.1 ms."""
+    schema = check_plain(plain)
+    meta = BackupMetadata(created_at, schema, APP_VERSION)
+    plain_sha256 = _encrypt_snapshot(plain, out_tmp, key, meta, kind, kdf)
+    size = plain.stat().st_size
+    return Sealed(schema, size, verify_sealed(out_tmp, key, plain_sha256, size))
 
 
 def backup_name(when: dt.datetime) -> str:
@@ -312,14 +472,60 @@ class BackupService:
         self.secrets = secrets
         self.settings = settings
         self.audit = audit
+        self._outcome_listeners: list[Callable[[BackupOutcome], None]] = []
 
     @classmethod
     def from_context(cls, ctx) -> "BackupService":   # AppContext; not imported: no cycle
         return cls(ctx.paths, ctx.store, ctx.secrets, ctx.settings, ctx.audit)
 
+    def on_outcome(self, listener: Callable[["BackupOutcome"], None]) -> None:
+        """Call ``listener`` after every backup attempt, made or failed (the
+        alerts raise "backup failed" and resolve it when a backup succeeds).
+        A failing listener is logged; it never changes the backup's result."""
+        self._outcome_listeners.append(listener)
+
+    def _tell(self, outcome: "BackupOutcome") -> None:
+        for listener in list(self._outcome_listeners):
+            try:
+                listener(outcome)
+            except Exception:  # noqa: BLE001 - an alert channel must not fail a backup
+                log.exception("backup outcome listener failed")
+
     @property
     def folder(self) -> Path:
+        """Where new backups go (the ``backup.folder`` setting)."""
+        return backup_folder(self.paths, self.settings)
+
+    @property
+    def work_dir(self) -> Path:
+        """Where plain (unencrypted) temp files live while a backup is made or
+        checked: always the data folder's private backups folder, so a
+        plaintext copy never lands on a removable drive, whatever the setting."""
         return self.paths.backups_dir
+
+    def _destination(self) -> Path:
+        """The folder for the backup about to be made. The data folder's own
+        is created when needed; a chosen one is not: when it is gone (an
+        unplugged drive), creating it would put the backups on the wrong disk."""
+        folder = self.folder
+        if folder == self.paths.backups_dir:
+            make_private_dir(folder)
+        elif not folder.is_dir():
+            raise BackupFolderMissing(
+                f"the backup folder {folder} is not there (an unplugged drive or an "
+                f"unmounted share?); no backup was made. Reconnect it, or choose another "
+                f"folder in Settings ({FOLDER_SETTING})")
+        return folder
+
+    def _record_name(self, path: Path) -> str:
+        """How the backup log names a file: the bare name inside the data
+        folder's own backups folder (as before the folder was a setting), the
+        full path anywhere else, so a backup stays listed after the setting
+        changes."""
+        return path.name if path.parent == self.paths.backups_dir else str(path)
+
+    def _recorded_path(self, file_name: str) -> Path:
+        return self.paths.backups_dir / file_name     # an absolute name stays itself
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -342,12 +548,14 @@ class BackupService:
                                           duration_s=time.perf_counter() - started))
                 self.audit.record(AuditAction.BACKUP, outcome=Outcome.FAILURE,
                                   details={"trigger": str(trigger), "error": message})
+                self._tell(BackupOutcome(False, trigger, message))
                 if isinstance(exc, BackupError):
                     raise
                 if isinstance(exc, OSError):
                     raise BackupError(f"the backup failed: {message}") from exc
                 raise
-            self._record(BackupRecord(created_at=info.created_at, file_name=info.path.name,
+            self._record(BackupRecord(created_at=info.created_at,
+                                      file_name=self._record_name(info.path),
                                       size=info.size, sha256=info.sha256,
                                       duration_s=info.duration_s,
                                       schema_version=info.schema_version,
@@ -359,34 +567,33 @@ class BackupService:
             removed = self.apply_retention(now)
             if removed:
                 log.info("backup retention removed %d old backups", len(removed))
-            return info
+        self._tell(BackupOutcome(True, trigger, f"Backed up to {info.path.name}"))
+        return info
 
     def _key_id_hex(self) -> str:
         key = backup_key(self.secrets, create=False)
         return crypto.key_id(key).hex() if key else ""
 
     def _make(self, now: dt.datetime, started: float) -> BackupInfo:
-        make_private_dir(self.folder)
-        sweep_temp_files(self.folder)
+        folder = self._destination()
+        make_private_dir(self.work_dir)
+        sweep_temp_files(self.work_dir)
+        sweep_temp_files(folder, _DESTINATION_TEMPS)
         key = backup_key(self.secrets, create=True)
         assert key is not None
-        final = self.folder / backup_name(now)
-        out_tmp = _temp(self.folder, "backup")
-        plain = _temp(self.folder, "snapshot")
+        final = folder / backup_name(now)
+        out_tmp = _temp(folder, "backup")
+        plain = _temp(self.work_dir, "snapshot")
         try:
             snapshot_plain(self.store.path, self.store.key, plain)
-            schema = check_plain(plain)
-            meta = BackupMetadata(now, schema, APP_VERSION)
-            _encrypt_snapshot(plain, out_tmp, key, meta, KeyKind.KEYCHAIN, None)
+            sealed = seal_snapshot(plain, out_tmp, key, now, KeyKind.KEYCHAIN, None)
             _discard(plain)
-            verify_file(out_tmp, lambda header: key, self.folder)
-            checksum = sha256_file(out_tmp)
             size = out_tmp.stat().st_size
             os.replace(out_tmp, final)
         finally:
             _discard(plain, out_tmp)
-        return BackupInfo(final, now, size, schema, BackupStatus.VERIFIED, checksum,
-                          time.perf_counter() - started)
+        return BackupInfo(final, now, size, sealed.schema_version, BackupStatus.VERIFIED,
+                          sealed.file_sha256, time.perf_counter() - started)
 
     def _record(self, row: BackupRecord) -> None:
         if self.store.read_only:
@@ -409,18 +616,17 @@ class BackupService:
         if out.is_dir():
             out = out / backup_name(utcnow()).replace(SUFFIX, f"-portable{SUFFIX}")
         with self._locked():
-            make_private_dir(self.folder)
+            make_private_dir(self.work_dir)
             kdf = KdfParams.new()
             key = kdf.derive(passphrase)
             now = utcnow()
-            plain = _temp(self.folder, "snapshot")
+            started = time.perf_counter()
+            plain = _temp(self.work_dir, "snapshot")
             out_tmp = out.with_name(f"{_TEMP_PREFIX}{out.name}-{os.getpid()}")
             try:
                 snapshot_plain(self.store.path, self.store.key, plain)
-                meta = BackupMetadata(now, check_plain(plain), APP_VERSION)
-                _encrypt_snapshot(plain, out_tmp, key, meta, KeyKind.PASSPHRASE, kdf)
+                sealed = seal_snapshot(plain, out_tmp, key, now, KeyKind.PASSPHRASE, kdf)
                 _discard(plain)
-                result = verify_file(out_tmp, lambda header: key, self.folder)
                 os.replace(out_tmp, out)
             except BaseException as exc:
                 self.audit.record(AuditAction.EXPORT, outcome=Outcome.FAILURE,
@@ -432,37 +638,36 @@ class BackupService:
                 _discard(plain, out_tmp)
             self.audit.record(AuditAction.EXPORT, details={"what": "portable backup",
                                                            "file": str(out)})
-            return VerifyResult(out, now, result.schema_version, True, result.plain_size,
-                                result.duration_s)
+            return VerifyResult(out, now, sealed.schema_version, True, sealed.plain_size,
+                                time.perf_counter() - started)
 
     # -- list / verify ------------------------------------------------------------
     def list(self) -> list[BackupInfo]:
-        """Every finished backup file, newest first. Temp files are never
-        listed; a file without a log row (the log lives in the store, which a
-        restore rewinds) shows as 'unrecorded'."""
-        records = self._records()
-        infos = []
-        if not self.folder.is_dir():
-            return []
-        for path in self.folder.iterdir():
-            if not _NAME.match(path.name):
+        """Every finished backup file, newest first: those in the backup folder,
+        in the data folder's own one, and in any folder the backup log names
+        (where the setting pointed before). Temp files are never listed; a file
+        without a log row (the log lives in the store, which a restore rewinds)
+        shows as 'unrecorded'; a logged backup whose folder is gone (an
+        unplugged drive) as 'unreachable', with its path."""
+        recorded = {self._recorded_path(name): row for name, row in self._records().items()}
+        folders = [self.folder, self.paths.backups_dir,
+                   *sorted({path.parent for path in recorded})]
+        infos: list[BackupInfo] = []
+        seen: set[Path] = set()
+        for folder in dict.fromkeys(folders):
+            if not folder.is_dir():
                 continue
-            try:
-                with open(path, "rb") as handle:
-                    header = read_header(handle)
-            except (BackupError, OSError) as exc:
-                infos.append(BackupInfo(path, _created_from_name(path), _size(path), 0,
-                                        BackupStatus.FAILED, message=_one_line(exc)))
-                continue
-            row = records.get(path.name)
-            meta = header.metadata
-            if row is None:
-                infos.append(BackupInfo(path, meta.created_at, _size(path),
-                                        meta.schema_version, "unrecorded"))
-            else:
-                infos.append(BackupInfo(path, meta.created_at, _size(path),
-                                        meta.schema_version, row.status, row.sha256,
-                                        row.duration_s, row.message, row.trigger))
+            for path in folder.iterdir():
+                if _NAME.match(path.name) and path not in seen:
+                    seen.add(path)
+                    infos.append(_describe(path, recorded.get(path)))
+        for path, row in recorded.items():
+            if path not in seen and row.status == BackupStatus.VERIFIED \
+                    and not path.parent.is_dir():
+                infos.append(BackupInfo(path, row.created_at, row.size, row.schema_version,
+                                        UNREACHABLE, row.sha256, row.duration_s,
+                                        f"{path.parent} is not reachable (an unplugged "
+                                        "drive?)", row.trigger))
         return sorted(infos, key=lambda i: i.created_at, reverse=True)
 
     def failures(self, limit: int = 20) -> list[BackupRecord]:
@@ -483,15 +688,16 @@ class BackupService:
         with self._locked():
             backups = self.list()
             info = next((b for b in backups if b.path == path), None)
-            if info is None:
-                raise BackupError(f"{path.name} is not a backup in {self.folder}")
+            if info is None or info.status == UNREACHABLE:
+                raise BackupError(f"{path} is not one of this store's reachable backups")
             if info is _protected(backups):
                 raise BackupError(f"{path.name} is the newest verified backup; it is kept so "
                                   "there is always one to restore from")
             path.unlink(missing_ok=True)
             if not self.store.read_only:
                 with self.store.writing():
-                    BackupRecord.delete().where(BackupRecord.file_name == path.name).execute()
+                    BackupRecord.delete().where(
+                        BackupRecord.file_name == self._record_name(path)).execute()
             self.audit.record(AuditAction.BACKUP, details={"deleted": path.name})
 
     def _records(self) -> dict[str, BackupRecord]:
@@ -500,7 +706,8 @@ class BackupService:
             return {row.file_name: row for row in rows}
 
     def verify(self, path: Path, passphrase: str | None = None) -> VerifyResult:
-        return verify_file(Path(path), key_resolver(self.secrets, passphrase), self.folder)
+        make_private_dir(self.work_dir)
+        return verify_file(Path(path), key_resolver(self.secrets, passphrase), self.work_dir)
 
     # -- retention -------------------------------------------------------------
     def apply_retention(self, now: dt.datetime | None = None) -> list[Path]:
@@ -512,7 +719,7 @@ class BackupService:
         keep = _protected(backups)
         removed = []
         for info in backups:
-            if info is keep or info.created_at >= cutoff:
+            if info is keep or info.created_at >= cutoff or info.status == UNREACHABLE:
                 continue
             info.path.unlink(missing_ok=True)
             removed.append(info.path)
@@ -520,7 +727,7 @@ class BackupService:
             with self.store.writing():
                 BackupRecord.delete().where(BackupRecord.created_at < cutoff,
                                             BackupRecord.file_name.in_(
-                                                [p.name for p in removed]) |
+                                                [self._record_name(p) for p in removed]) |
                                             (BackupRecord.file_name == "")).execute()
         return removed
 
@@ -548,20 +755,29 @@ def restore_command(file: Path, paths: Paths) -> str:
     return f"wg-desktop{data_dir} backup restore {shlex.quote(str(file))} --yes"
 
 
-def newest_restorable(paths: Paths, secrets: SecretStore | None) -> VerifyResult | None:
-    """The newest backup in the folder that decrypts and passes its integrity
-    check now. Needs no store (the doctor asks it about a damaged one), so it
-    trusts the files, not the backup log: each candidate is verified, newest
-    first, until one passes."""
-    folder = paths.backups_dir
-    if not folder.is_dir():
-        return None
-    names = sorted((p for p in folder.iterdir() if _NAME.match(p.name)),
+def newest_restorable(paths: Paths, secrets: SecretStore | None,
+                      settings: Settings | None = None) -> VerifyResult | None:
+    """The newest backup in the backup folder (or the data folder's own) that
+    decrypts and passes its integrity check now. Needs no store (the doctor
+    asks it about a damaged one), so it trusts the files, not the backup log:
+    each candidate is verified, newest first, until one passes. Without
+    ``settings`` they are read from the data folder's settings file."""
+    if settings is None:
+        try:
+            settings = Settings.load(paths.settings_file)
+        except SettingError as exc:
+            log.info("settings unreadable, looking in %s only: %s", paths.backups_dir, exc)
+    folders = [paths.backups_dir]
+    if settings is not None:
+        folders.insert(0, backup_folder(paths, settings))
+    names = sorted((p for folder in dict.fromkeys(folders) if folder.is_dir()
+                    for p in folder.iterdir() if _NAME.match(p.name)),
                    key=lambda p: p.name, reverse=True)
     resolve = key_resolver(secrets, None)
     for path in names:
         try:
-            return verify_file(path, resolve, folder)
+            make_private_dir(paths.backups_dir)
+            return verify_file(path, resolve, paths.backups_dir)
         except (BackupError, OSError) as exc:
             log.info("backup %s is not restorable: %s", path.name, exc)
     return None
@@ -714,16 +930,14 @@ def _encrypt_plain_into(plain: Path, target: Path, key: bytes) -> None:
 def _migrate_staged(staged: Path, key: bytes) -> None:
     """Bring an older backup up to this app's schema before it goes live, so a
     failed migration never replaces the current store."""
-    previous = models.database_proxy.obj
     try:
-        store = open_store(staged, key)
+        # Not the process default: other threads keep the live store meanwhile.
+        store = open_store(staged, key, as_default=False)
         store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         store.close()
     except StoreError as exc:
         raise BackupError(f"the backup could not be brought up to date: {exc}") from exc
     finally:
-        if previous is not None:
-            models.database_proxy.initialize(previous)
         for leftover in staged.parent.glob(f"{staged.name}.pre-migration-v*"):
             leftover.unlink(missing_ok=True)
         _discard_sidecars(staged)

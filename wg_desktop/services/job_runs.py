@@ -76,7 +76,10 @@ class WriteBehindJobRunStore:
 
     def _write(self, run: JobRun) -> None:
         try:
-            self.inner.record(run)
+            # In a session: this long-lived thread keeps no connection open
+            # between writes (a restore in the window needs every one closed).
+            with self.inner.store.session():
+                self.inner.record(run)
         except Exception:  # a lost run record must not take the scheduler down
             log.exception("could not record the run of job %s", run.job_name)
 

@@ -21,8 +21,9 @@ from wg_desktop import desktop_integration
 from wg_desktop.config import BY_KEY, Settings, SettingError, parse_value
 from wg_desktop.paths import Paths
 from wg_desktop.security.secrets import SecretStore, setting_key
+from wg_desktop.services import backups
 from wg_desktop.services.audit import AuditAction, AuditLog
-from wg_desktop.services.hubspot_setup import wants_demo
+from wg_desktop.services.demo_choice import wants_demo
 from wg_desktop.store.models import Outcome
 
 AUDIT_FLAG = "features.audit_logging"
@@ -83,6 +84,8 @@ class SettingsService:
                     secret[key] = str(raw)
                 continue
             value = parse_value(setting, raw)
+            if key == backups.FOLDER_SETTING:
+                backups.check_folder_setting(value)    # creatable and writable, now
             if value != self.settings.get(key):
                 plain[key] = value
         if AUTOSTART not in plain:

@@ -1,11 +1,18 @@
 """Backups page: every backup file and every failed attempt, with back up now,
-verify, export a portable copy, delete and restore.
+verify, export a portable copy, delete, open and restore.
 
-Every service call runs off the GUI thread through the window's runner. The
-whole-store restore is not run from here: ``restore_backup`` refuses while any
-connection has the store open, and this window (its pages, its scheduler) holds
-one for as long as it runs. So the page says exactly what will happen and gives
-the command to run once the app has quit; the app is started again after it.
+Every service call runs off the GUI thread through the window's runner.
+
+"Open" (a listed backup) and "Open a backup file…" (any file, a portable copy
+with its passphrase) decrypt and verify the backup into a private copy and
+show it read-only in its own window beside this one (ui/pages/backup_browser.py);
+several can be open at once, and closing one removes its copy.
+
+"Restore…" first opens the backup to show what it holds next to what the
+current store holds, and asks. Inside the window (``restore_in_app`` set by
+it) the window then stops its jobs, restores and reloads
+(ui/store_switch.py); a page on its own says exactly what will happen and
+gives the command to run once the app has quit.
 """
 
 from __future__ import annotations
@@ -15,21 +22,59 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt,
-                            Signal)
-from PySide6.QtGui import QColor, QGuiApplication, QShowEvent
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
                                QLineEdit, QMessageBox, QProgressBar, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.ui.table_model import ListTableModel
-from wg_desktop.services.backups import (SUFFIX, BackupBusy, BackupInfo, BackupService,
-                                         FailedAttempt, Trigger, VerifyResult, backup_name,
+from wg_desktop.services.backup_browse import (OpenedBackup, StoreCounts, is_portable,
+                                               open_backup, store_counts, sweep_opened_backups)
+from wg_desktop.ui.pages.backup_browser import BackupBrowser
+from wg_desktop.services.backups import (SUFFIX, UNREACHABLE, BackupBusy, BackupInfo,
+                                         BackupService, FailedAttempt, Trigger, VerifyResult, backup_name,
                                          restore_command)
-from wg_desktop.store.models import utcnow
 
 COLUMNS = ("Date", "Size", "Status", "Verified", "Trigger")
 FAILED = "failed"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class RestorePreview:
+    """What a restore replaces with what: shown before anything is touched."""
+
+    path: Path
+    created_at: dt.datetime
+    schema_version: int
+    backup: StoreCounts
+    current: StoreCounts
+    passphrase: str | None = None
+
+    def text(self, database: Path) -> str:
+        return (f"Restore the whole store from the backup of "
+                f"{self.created_at.astimezone():%Y-%m-%d %H:%M}?\n\n"
+                f"The backup holds: {self.backup.text()} (schema {self.schema_version}).\n"
+                f"The current store holds: {self.current.text()}.\n\n"
+                f"The backup was verified just now. The current store is replaced and kept "
+                f"aside as {database.name}.before-restore-<time> in {database.parent}; if "
+                f"anything fails it stays as it is. Background jobs stop while it runs, "
+                f"then every page reloads.")
+
+
+def restore_preview(service: BackupService, path: Path,
+                    passphrase: str | None = None) -> RestorePreview:
+    """Worker thread: open (decrypt, verify) the backup to count what it holds."""
+    with open_backup(service.paths, path, secrets=service.secrets,
+                     passphrase=passphrase) as opened:
+        counts = opened.counts()
+    return RestorePreview(path, opened.created_at, opened.schema_version, counts,
+                          store_counts(service.store), passphrase)
 
 
 @dataclass(frozen=True)
@@ -43,6 +88,12 @@ class BackupRow:
     trigger: str
     message: str = ""
     path: Path | None = None
+    folder: Path | None = None      # set when the file is outside the current backup folder
+
+    @property
+    def reachable(self) -> bool:
+        """A file this page can verify, restore, open or delete."""
+        return self.path is not None and self.status != UNREACHABLE
 
 
 def human_size(n: int) -> str:
@@ -55,12 +106,16 @@ def human_size(n: int) -> str:
 
 
 def rows_for(backups: list[BackupInfo], attempts: list[FailedAttempt],
-             checks: dict[Path, str]) -> list[BackupRow]:
+             checks: dict[Path, str], folder: Path | None = None) -> list[BackupRow]:
     """Files and failed attempts, newest first. ``checks`` holds what a verify
-    from this page found, which replaces what the backup log says."""
+    from this page found, which replaces what the backup log says. A backup
+    outside ``folder`` (made before the backup folder setting changed) names
+    its folder; one whose folder is gone (an unplugged drive) is unreachable."""
     rows = []
     for b in backups:
-        if b.path in checks:
+        if b.status == UNREACHABLE:
+            verified = "unreachable"
+        elif b.path in checks:
             verified = checks[b.path]
         elif b.verified:
             verified = "when made"
@@ -68,8 +123,9 @@ def rows_for(backups: list[BackupInfo], attempts: list[FailedAttempt],
             verified = "no"
         else:
             verified = "not yet (Verify checks it)"
+        elsewhere = b.path.parent if folder is not None and b.path.parent != folder else None
         rows.append(BackupRow(b.created_at, b.size, b.status, verified, b.trigger or "—",
-                              b.message, b.path))
+                              b.message, b.path, elsewhere))
     for a in attempts:
         rows.append(BackupRow(a.created_at, 0, FAILED, "no file", a.trigger, a.message))
     return sorted(rows, key=lambda r: r.created_at, reverse=True)
@@ -91,7 +147,10 @@ class BackupTableModel(ListTableModel):
                 return human_size(row.size) if row.path is not None else "—"
             if column == 2:
                 # A failure shows its error in the row itself, not only in a tooltip.
-                return f"{row.status}: {row.message}" if row.message else row.status
+                text = f"{row.status}: {row.message}" if row.message else row.status
+                if row.folder is not None and row.status != UNREACHABLE:
+                    text += f" (in {row.folder})"
+                return text
             if column == 3:
                 return row.verified
             return row.trigger
@@ -101,8 +160,8 @@ class BackupTableModel(ListTableModel):
                 parts.append(row.message)
             return "\n".join(parts)
         if role == Qt.ItemDataRole.ForegroundRole and (
-                row.status == FAILED or row.verified.startswith("FAILED")):
-            return QColor("#b00020")
+                row.status in (FAILED, UNREACHABLE) or row.verified.startswith("FAILED")):
+            return theme.color("alert_text")
         return None
 
 
@@ -110,6 +169,9 @@ class BackupsPage(QWidget):
     loaded = Signal(int)            # rows shown
     backup_finished = Signal(str)   # the one-line outcome of Back up now
     action_finished = Signal(str)   # the one-line outcome of verify, export or delete
+    backup_opened = Signal(object)  # the BackupBrowser now showing an opened backup
+    live_store_changed = Signal()   # a workflow's history was restored into it
+    restore_finished = Signal(str, bool)   # the one-line outcome of a restore, ok
 
     def __init__(self, service: BackupService, run_off_gui_thread: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
@@ -120,6 +182,11 @@ class BackupsPage(QWidget):
         self._checks: dict[Path, str] = {}
         self._backing_up = False
         self._busy_action = False
+        # Set by the window: restore there (stop, restore, reload). None: give the command.
+        self.restore_in_app: Callable[[Path, str | None, Callable[[str, bool], None]],
+                                      None] | None = None
+        self.browsers: list[BackupBrowser] = []     # opened backups' windows
+        self._swept = False
         self.model = BackupTableModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -135,6 +202,11 @@ class BackupsPage(QWidget):
         self.export_button = QPushButton("&Export portable copy…")
         self.delete_button = QPushButton("&Delete…")
         self.restore_button = QPushButton("&Restore…")
+        self.open_button = QPushButton("&Open")
+        self.open_button.setToolTip("Browse this backup read-only, beside the live store")
+        self.open_file_button = QPushButton("Open a backup &file…")
+        self.open_file_button.setToolTip("Browse any backup file read-only (a portable copy "
+                                         "asks for its passphrase)")
         self.refresh_button = QPushButton("Re&fresh")
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)       # no measurable steps: a busy indicator
@@ -146,8 +218,9 @@ class BackupsPage(QWidget):
         self.folder_label = QLabel(f"Backups folder: {service.folder}")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
-        for button in (self.backup_button, self.verify_button, self.export_button,
-                       self.delete_button, self.restore_button):
+        for button in (self.backup_button, self.verify_button, self.open_button,
+                       self.open_file_button, self.export_button, self.delete_button,
+                       self.restore_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.progress)
@@ -162,6 +235,8 @@ class BackupsPage(QWidget):
         self.export_button.clicked.connect(self.choose_export)
         self.delete_button.clicked.connect(self.delete_selected)
         self.restore_button.clicked.connect(self.restore_selected)
+        self.open_button.clicked.connect(lambda: self.open_selected())
+        self.open_file_button.clicked.connect(self.choose_backup_file)
         self.refresh_button.clicked.connect(self.reload)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self.model.modelReset.connect(self._update_actions)
@@ -175,17 +250,19 @@ class BackupsPage(QWidget):
 
     def _update_actions(self, *_: Any) -> None:
         row = self.selected()
-        has_file = row is not None and row.path is not None
+        has_file = row is not None and row.reachable
         self.backup_button.setEnabled(not self._backing_up)
-        for button in (self.verify_button, self.delete_button, self.restore_button):
+        for button in (self.verify_button, self.delete_button, self.restore_button,
+                       self.open_button):
             button.setEnabled(has_file and not self._busy_action)
+        self.open_file_button.setEnabled(not self._busy_action)
         # A portable copy is of the live store, so it needs no selection.
         self.export_button.setEnabled(not self._busy_action)
         self.progress.setVisible(self._backing_up or self._busy_action)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet("color: #b00020;" if error else "")
+        theme.apply_style(self.status_label, "color: ${alert_text};" if error else "")
 
     # -- loading ----------------------------------------------------------------------
 
@@ -199,14 +276,22 @@ class BackupsPage(QWidget):
         if self._pending is not None:
             self._pending.discard()     # its answer predates whatever changed
         service = self.service
-        self._pending = self._run(lambda: (service.list(), service.failed_attempts()),
-                                  on_result=self._show, on_error=self._load_error)
+        sweep, self._swept = not self._swept, True
 
-    def _show(self, result: tuple[list[BackupInfo], list[FailedAttempt]]) -> None:
+        def load() -> tuple[list[BackupInfo], list[FailedAttempt], Path]:
+            if sweep:     # private copies of backups a killed process had open
+                sweep_opened_backups(service.paths)
+            # The folder is read with the list: the setting may have changed.
+            return service.list(), service.failed_attempts(), service.folder
+
+        self._pending = self._run(load, on_result=self._show, on_error=self._load_error)
+
+    def _show(self, result: tuple[list[BackupInfo], list[FailedAttempt], Path]) -> None:
         self._pending = None
         selected = self.selected()
-        backups, attempts = result
-        rows = rows_for(backups, attempts, self._checks)
+        backups, attempts, folder = result
+        self.folder_label.setText(f"Backups folder: {folder}")
+        rows = rows_for(backups, attempts, self._checks, folder)
         self.model.set_rows(rows)
         if selected is not None:
             for number, row in enumerate(rows):
@@ -366,6 +451,9 @@ class BackupsPage(QWidget):
         row = self.selected()
         if row is None or row.path is None:
             return
+        if self.restore_in_app is not None:
+            self.prepare_restore(row.path)
+            return
         box = QMessageBox(QMessageBox.Icon.Information, "Restore from a backup",
                           self.restore_text(row), parent=self)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -374,6 +462,123 @@ class BackupsPage(QWidget):
         box.exec()
         if box.clickedButton() is copy:
             self.copy_restore_command(row)
+
+    def prepare_restore(self, path: Path, passphrase: str | None = None) -> None:
+        """Open the backup (off the GUI thread) to show what it holds, then ask."""
+        service = self.service
+        self._set_busy(True)
+        self._say(f"Checking {path.name} before the restore…")
+
+        def ready(preview: RestorePreview) -> None:
+            self._set_busy(False)
+            self._say("")
+            self.confirm_restore(preview)
+
+        def failed(error: BaseException) -> None:
+            self._set_busy(False)
+            self._say(f"Nothing was restored: {error}", error=True)
+
+        self._run(lambda: restore_preview(service, path, passphrase),
+                  on_result=ready, on_error=failed)
+
+    def confirm_restore(self, preview: RestorePreview) -> None:
+        answer = QMessageBox.question(
+            self, "Restore from a backup", preview.text(self.service.paths.database),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes or self.restore_in_app is None:
+            self._say("Nothing was restored.")
+            return
+        self._set_busy(True)
+        self._say("Restoring… background jobs are paused; every page reloads when it is done.")
+        self.restore_in_app(preview.path, preview.passphrase, self._restore_done)
+
+    def _restore_done(self, text: str, ok: bool) -> None:
+        self._set_busy(False)
+        self._say(text, error=not ok)
+        self.reload()
+        self.restore_finished.emit(text, ok)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy_action = busy
+        self._update_actions()
+
+    # -- open a backup read-only ---------------------------------------------------------
+
+    def open_selected(self) -> None:
+        row = self.selected()
+        if row is not None and row.path is not None:
+            self.open_file(row.path)
+
+    def choose_backup_file(self) -> None:
+        target, _ = QFileDialog.getOpenFileName(
+            self, "Open a backup", str(self.service.folder),
+            f"WorkflowGuard backups (*{SUFFIX});;All files (*)")
+        if target:
+            self.open_file(Path(target))
+
+    def ask_open_passphrase(self, path: Path) -> str | None:
+        value, ok = QInputDialog.getText(
+            self, "Portable backup passphrase",
+            f"{path.name} is a portable backup. Its passphrase:", QLineEdit.EchoMode.Password)
+        return value if ok and value else None
+
+    def open_file(self, path: Path, passphrase: str | None = None) -> None:
+        """Open ``path`` read-only in its own window. Whether it needs a
+        passphrase is read from its header, off the GUI thread."""
+        if passphrase is not None:
+            self._open(path, passphrase)
+            return
+
+        def checked(portable: bool) -> None:
+            if not portable:
+                self._open(path, None)
+                return
+            asked = self.ask_open_passphrase(path)
+            if asked is None:
+                self._say(f"{path.name} was not opened (no passphrase).")
+            else:
+                self._open(path, asked)
+
+        self._run(lambda: is_portable(path), on_result=checked,
+                  on_error=lambda error: self._say(f"Cannot open {path.name}: {error}",
+                                                   error=True))
+
+    def _open(self, path: Path, passphrase: str | None) -> None:
+        service = self.service
+        self._set_busy(True)
+        self._say(f"Opening {path.name} (decrypting and checking it)…")
+
+        def opened(backup: OpenedBackup) -> None:
+            self._set_busy(False)
+            self._say(f"Opened {path.name}: {backup.title}")
+            self.show_browser(backup)
+
+        def failed(error: BaseException) -> None:
+            self._set_busy(False)
+            self._say(f"Cannot open {path.name}: {error}", error=True)
+
+        self._run(lambda: open_backup(service.paths, path, secrets=service.secrets,
+                                      passphrase=passphrase),
+                  on_result=opened, on_error=failed)
+
+    def show_browser(self, backup: OpenedBackup) -> BackupBrowser:
+        service = self.service
+        browser = BackupBrowser(backup, service.store, service.audit, service.settings,
+                                self._run, parent=self)
+        browser.closed.connect(self._browser_closed)
+        browser.history_restored.connect(lambda _: self.live_store_changed.emit())
+        self.browsers.append(browser)
+        browser.show()
+        self.backup_opened.emit(browser)
+        return browser
+
+    def _browser_closed(self, backup: OpenedBackup) -> None:
+        self.browsers = [b for b in self.browsers if b.opened is not backup]
+        # Removing the private copy is disk work: on the worker.
+        self._run(backup.close, on_result=lambda _: None,
+                  on_error=lambda error: self._say(f"Could not remove the opened copy of "
+                                                   f"{backup.source.name}: {error}", error=True))
 
     def copy_restore_command(self, row: BackupRow) -> None:
         assert row.path is not None

@@ -1,0 +1,209 @@
+"""Opening a backup beside the live window, and restoring from the window:
+offscreen, over a real encrypted store and real backup files."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from tests.unit.test_backup_browse import seed
+from wg_desktop.services.backups import BackupService
+from wg_desktop.services.workflows import WorkflowQueries
+from wg_desktop.store.models import Workflow
+from wg_desktop.ui.pages.backup_browser import BackupBrowser
+
+
+@pytest.fixture
+def backup(ctx):
+    """A backup with 2 versions of one workflow; the live store then has 3."""
+    seed(ctx.store, ["one", "two"])
+    path = BackupService.from_context(ctx).backup_now().path
+    seed(ctx.store, ["three"])
+    return path
+
+
+def _versions(ctx) -> list[int]:
+    return [r.versions for r in WorkflowQueries(ctx.store, ctx.audit).list()]
+
+
+def _select_backup(qtbot, window):
+    page = window.backups_page
+    window.show_page("Backups")
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
+    page.table.selectRow(0)
+    return page
+
+
+def _open_browser(qtbot, window) -> BackupBrowser:
+    page = _select_backup(qtbot, window)
+    with qtbot.waitSignal(page.backup_opened, timeout=10000) as opened:
+        page.open_selected()
+    browser = opened.args[0]
+    qtbot.waitUntil(lambda: browser.page.model.rowCount() == 1, timeout=5000)
+    return browser
+
+
+def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, backup):
+    browser = _open_browser(qtbot, window)
+    qtbot.waitExposed(browser)
+    assert window.isVisible() and browser.isVisible()
+    assert browser.banner.text().startswith("Viewing backup of ")
+    assert browser.banner.text().endswith("(read-only)")
+    assert browser.windowTitle().startswith("Viewing backup of ")
+    # The backup's rows, while the live store (and its page) has more.
+    assert [r.versions for r in browser.page.model.rows] == [2]
+    assert _versions(ctx) == [3]
+    # Write actions are not there.
+    page = browser.page
+    assert page.sync_button.isHidden() and page.banner.isVisible()
+    browser.page.select_workflow(browser.page.model.rows[0].id)
+    history = page.history
+    qtbot.waitUntil(lambda: history.versions_model.rowCount() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: history.shown_version_id is not None, timeout=5000)
+    assert history.restore_button.isHidden() and history.live_button.isHidden()
+    assert history.live_store_button.isVisible() and history.live_store_button.isEnabled()
+    assert browser.restore_history_button.isEnabled()
+
+    with qtbot.waitSignal(history.diff_opened, timeout=5000) as opened:
+        history.compare_with_live_store()
+    view = opened.args[0]
+    qtbot.waitUntil(lambda: view.result is not None, timeout=5000)
+    assert view.result.new_label == "Latest in the live store"
+    assert not view.result.identical
+    assert any("two" in line or "three" in line for line in view.result.unified)
+    view.close()
+
+    folder = browser.opened.folder
+    assert folder.exists()
+    browser.close()
+    qtbot.waitUntil(lambda: not folder.exists(), timeout=5000)
+    assert window.backups_page.browsers == []
+
+
+def test_several_backups_open_at_once_and_a_portable_file_asks_its_passphrase(
+        qtbot, window, ctx, backup, tmp_path, monkeypatch):
+    portable = BackupService.from_context(ctx).export_portable(
+        tmp_path / "p.wgbackup", "a long passphrase").path
+    first = _open_browser(qtbot, window)
+    page = window.backups_page
+    monkeypatch.setattr(QInputDialog, "getText",
+                        staticmethod(lambda *a, **k: ("a long passphrase", True)))
+    with qtbot.waitSignal(page.backup_opened, timeout=15000) as opened:
+        page.open_file(portable)
+    second = opened.args[0]
+    qtbot.waitUntil(lambda: second.page.model.rowCount() == 1, timeout=5000)
+    assert [r.versions for r in second.page.model.rows] == [3]     # exported after "three"
+    assert first.isVisible() and second.isVisible() and len(page.browsers) == 2
+    assert first.opened.folder != second.opened.folder
+    monkeypatch.setattr(QInputDialog, "getText",
+                        staticmethod(lambda *a, **k: ("wrong passphrase!", True)))
+    page.open_file(portable)
+    qtbot.waitUntil(lambda: "wrong passphrase" in page.status_label.text(), timeout=15000)
+    for browser in (first, second):
+        browser.close()
+
+
+def test_restore_one_workflows_history_from_the_browser(qtbot, window, ctx, backup,
+                                                        monkeypatch):
+    # The live store loses its two oldest versions.
+    from wg_desktop.store.models import WorkflowVersion
+    from wg_desktop.store.versions import prune
+    workflow = Workflow.get()
+    with ctx.store.writing():
+        prune(list(WorkflowVersion.select().order_by(WorkflowVersion.captured_at).limit(2)))
+    assert _versions(ctx) == [1]
+    browser = _open_browser(qtbot, window)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(browser.history_restored, timeout=10000) as done:
+        browser.restore_history(browser.page.model.rows[0].id)
+    assert "2 of the backup's 2 versions" in asked[0]
+    assert done.args[0].added == 2
+    assert _versions(ctx) == [3] and Workflow.get().id == workflow.id
+    browser.close()
+
+
+def test_restore_in_the_window_replaces_the_store_and_reloads_the_pages(
+        qtbot, window, ctx, backup, monkeypatch):
+    page = _select_backup(qtbot, window)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.Yes))
+    workflows = window.workflows_page
+    with qtbot.waitSignal(page.restore_finished, timeout=20000) as finished:
+        page.restore_selected()
+    text, ok = finished.args
+    assert ok, text
+    assert "The backup holds: 1 portal, 1 workflow, 2 versions" in asked[0]
+    assert "The current store holds: 1 portal, 1 workflow, 3 versions" in asked[0]
+    assert _versions(ctx) == [2]
+    assert list(ctx.paths.data_dir.glob("workflowguard.db.before-restore-*"))
+    # The pages were reloaded from the restored store.
+    qtbot.waitUntil(lambda: [r.versions for r in workflows.model.rows] == [2], timeout=5000)
+    # The store is writable and audited the restore.
+    seed(ctx.store, ["four"])
+    assert _versions(ctx) == [3]
+
+
+def test_a_cancelled_restore_changes_nothing(qtbot, window, ctx, backup, monkeypatch):
+    page = _select_backup(qtbot, window)
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *a: QMessageBox.StandardButton.No))
+    page.restore_selected()
+    qtbot.waitUntil(lambda: page.status_label.text() == "Nothing was restored.", timeout=10000)
+    assert _versions(ctx) == [3]
+    assert not list(ctx.paths.data_dir.glob("workflowguard.db.before-restore-*"))
+
+
+def test_a_failed_restore_leaves_the_current_store_open_and_usable(
+        qtbot, window, ctx, backup, monkeypatch):
+    page = _select_backup(qtbot, window)
+
+    def damage_then_confirm(*args):
+        # Between the preview and the restore the file is damaged: the restore
+        # verifies it again before touching anything.
+        data = bytearray(backup.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        backup.write_bytes(bytes(data))
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(damage_then_confirm))
+    with qtbot.waitSignal(page.restore_finished, timeout=20000) as finished:
+        page.restore_selected()
+    text, ok = finished.args
+    assert not ok and text.startswith("Nothing was restored: ")
+    assert "current store is open as before" in text
+    assert page.status_label.text() == text
+    assert _versions(ctx) == [3]
+    assert not list(ctx.paths.data_dir.glob("workflowguard.db.before-restore-*"))
+    seed(ctx.store, ["four"])            # still writable
+    assert _versions(ctx) == [4]
+
+
+def test_restore_in_a_window_with_real_worker_threads(qtbot, ctx, backup, monkeypatch):
+    # Real pools: every worker (page loads, the job-runs writer) must have let go
+    # of its connection, or the restore is refused as "store in use".
+    from PySide6.QtCore import QThreadPool
+
+    from wg_desktop.ui.app import create_main_window
+
+    window = create_main_window(ctx, QThreadPool.globalInstance())
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        page = _select_backup(qtbot, window)
+        monkeypatch.setattr(QMessageBox, "question", staticmethod(
+            lambda *a: QMessageBox.StandardButton.Yes))
+        with qtbot.waitSignal(page.restore_finished, timeout=30000) as finished:
+            page.restore_selected()
+        text, ok = finished.args
+        assert ok, text
+        qtbot.waitUntil(lambda: [r.versions for r in window.workflows_page.model.rows] == [2],
+                        timeout=10000)
+    finally:
+        window.quitting = True
+        window.close()
+        QThreadPool.globalInstance().waitForDone(10000)
+        window.job_pool.waitForDone(10000)
+    assert _versions(ctx) == [2]
