@@ -9,7 +9,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     # Every file this process creates is private to the user, whatever the caller's umask.
     os.umask(0o077)
-    from wg_desktop.cli import build_parser, run_command
+    from wg_desktop.cli.main import build_parser, run_command
 
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)

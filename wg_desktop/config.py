@@ -110,13 +110,13 @@ FEATURES = {
 
 # Where each flag is honoured (see Setting.consumer).
 FEATURE_CONSUMERS = {
-    "workflow_comparison": "wg_desktop.cli",        # COMMAND_FEATURES: diff
-    "version_history": "wg_desktop.cli",            # COMMAND_FEATURES: history browsing
+    "workflow_comparison": "wg_desktop.cli.base",   # COMMAND_FEATURES: diff
+    "version_history": "wg_desktop.cli.base",       # COMMAND_FEATURES: history browsing
     "automatic_backups": "wg_desktop.ui.app",       # the scheduled backup job
     "realtime_sync": "wg_desktop.ui.app",           # the scheduled sync job
     "advanced_analytics": "wg_desktop.ui.main_window",  # the Health page
     "audit_logging": "wg_desktop.services.audit",
-    "api_access": "wg_desktop.cli",
+    "api_access": "wg_desktop.cli.base",
 }
 
 
@@ -138,7 +138,7 @@ REGISTRY: tuple[Setting, ...] = (
        consumer="wg_desktop.services.hubspot_setup"),
     _s("hubspot.mock_mode", Kind.BOOL, False, "Use the built-in demo portal instead of HubSpot",
        "HubSpot", env="HUBSPOT_MOCK_MODE",
-       consumer="wg_desktop.services.hubspot_setup"),
+       consumer="wg_desktop.services.demo_choice"),
     _s("hubspot.api_base", Kind.URL, "https://api.hubapi.com", "Base URL of HubSpot's API",
        "HubSpot", env="HUBSPOT_API_BASE",
        consumer="wg_desktop.hubspot.client_config"),
@@ -245,6 +245,9 @@ REGISTRY: tuple[Setting, ...] = (
        consumer="wg_desktop.services.retention"),
     _s("retention.backups_days", Kind.INT, 30, "Keep backups (days)", "Retention", minimum=1,
        consumer="wg_desktop.services.backups"),
+    _s("backup.folder", Kind.STR, "", "Folder for backups, an absolute path (empty: "
+       "<data folder>/backups); created 0700 when chosen, never re-created when it vanishes",
+       "Backups", consumer="wg_desktop.services.backups"),
     # Limits
     _s("limits.workflows", Kind.INT, 1000, "Workflows per user", "Limits", minimum=1,
        consumer="wg_desktop.services.sync"),
@@ -273,6 +276,10 @@ REGISTRY: tuple[Setting, ...] = (
     _s("alerts.rate_limit_remaining_info", Kind.INT, 100, "Info alert when the rate-limit "
        "remaining falls below this", "Alerts", minimum=0,
        consumer="wg_desktop.services.health"),
+    _s("alerts.cooldown_minutes", Kind.INT, 60, "Minutes before a continuing alert is sent "
+       "again (a cleared alert that returns within them is counted, not re-sent)", "Alerts",
+       minimum=1, maximum=10_080,
+       consumer="wg_desktop.services.alerts"),
     # Desktop session
     _s("app.start_with_session", Kind.BOOL, False, "Start with your session, in the tray, so "
        "scheduled backups and syncs run after login (one login entry per user account)",
@@ -287,6 +294,11 @@ REGISTRY: tuple[Setting, ...] = (
     _s("notify.smtp_port", Kind.INT, 587, "SMTP port", "Notifications", minimum=1,
        maximum=65535,
        consumer="wg_desktop.services.notifiers"),
+    _s("notify.smtp_security", Kind.CHOICE, "auto", "SMTP encryption: starttls, ssl (implicit "
+       "TLS), none (refused with a password except to this machine), or auto (ssl on port "
+       "465, else STARTTLS when offered)", "Notifications",
+       choices=("auto", "starttls", "ssl", "none"),
+       consumer="wg_desktop.services.notifiers"),
     _s("notify.smtp_user", Kind.STR, "", "SMTP user name", "Notifications",
        consumer="wg_desktop.services.notifiers"),
     _s("notify.smtp_password", Kind.SECRET, "", "SMTP password (kept in the keychain)",
@@ -300,6 +312,13 @@ REGISTRY: tuple[Setting, ...] = (
     _s("notify.webhook_urls", Kind.LIST, (), "Webhook URLs that receive alerts (up to 50)",
        "Notifications", max_items=50, item_kind=Kind.URL,
        consumer="wg_desktop.services.notifiers"),
+    _s("notify.webhook_secret", Kind.SECRET, "", "Secret that signs every webhook request "
+       "(HMAC-SHA256 header; kept in the keychain)", "Notifications",
+       consumer="wg_desktop.services.notifiers"),
+    _s("notify.weekly_report", Kind.BOOL, False, "Email a health report of the last 7 days "
+       "every week to the alert recipients (a missed week is sent at the next start)",
+       "Notifications",
+       consumer="wg_desktop.ui.app"),
     # Feature flags
     *(_s(f"features.{name}", Kind.BOOL, True, label, "Features",
          consumer=FEATURE_CONSUMERS[name])
@@ -377,6 +396,8 @@ def parse_value(setting: Setting, raw: Any, source: Source | None = None) -> Any
             raise fail(problem)
     if setting.key == "schedule.retention_time":
         _parse_hhmm(setting, raw, source)
+    if setting.key == "backup.folder" and text and not Path(text).is_absolute():
+        raise fail(f"expected an absolute path, got {text!r}")
     return text if kind is not Kind.SECRET else raw
 
 

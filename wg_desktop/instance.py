@@ -8,6 +8,12 @@ Opening a folder is serialised by ``.start.lock``: whoever holds it reads or
 creates the instance id, the database key and the database, so several first
 starts at once (or a window and a command) cannot each create a key and leave
 a database that no key opens.
+
+The window holds ``.window.lock`` for as long as it runs (ui/single_instance.py
+claims it); a command that must not run beside a window (the whole-store
+restore) takes the same lock, so neither can start while the other runs. A
+portal's ``.sync-<hub>.lock`` is held by whoever syncs, restores or
+disconnects that portal, window or command line.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from wg_desktop.constants import APP_DISPLAY_NAME
 from wg_desktop.paths import Paths, write_private_atomic
 from wg_desktop.portable import FileLock, LockBusy
 
@@ -24,13 +31,73 @@ from wg_desktop.portable import FileLock, LockBusy
 START_LOCK_TIMEOUT_S = 120.0
 
 
+WINDOW_LOCK_NAME = ".window.lock"
+
+
 class InstanceBusy(RuntimeError):
     """Another process keeps the data folder locked for too long."""
+
+
+class WindowOpen(InstanceBusy):
+    """A window has the data folder open, and the command cannot run beside it."""
+
+    def __init__(self, message: str, holder_pid: int | None) -> None:
+        super().__init__(message)
+        self.holder_pid = holder_pid
+
+
+class PortalBusy(InstanceBusy):
+    """A sync or restore of the portal runs in another process (or this one)."""
 
 
 def sync_lock_path(data_dir: Path, hub_id: int) -> Path:
     """Held by whichever process (window or command line) syncs the portal."""
     return data_dir / f".sync-{int(hub_id)}.lock"
+
+
+def window_lock_path(data_dir: Path) -> Path:
+    """Held by the folder's window for as long as it runs."""
+    return Path(data_dir) / WINDOW_LOCK_NAME
+
+
+@contextmanager
+def holding_window_lock(paths: Paths, refusal: str) -> Iterator[None]:
+    """Keep the folder's window from starting for the block; raise
+    :class:`WindowOpen` (naming its pid and ``refusal``, what to do instead)
+    when a window has the folder open. A folder that cannot hold a lock file
+    (read-only) has nothing to guard: nothing in it can be written either."""
+    if not paths.writable():
+        yield
+        return
+    lock = FileLock(window_lock_path(paths.data_dir))
+    try:
+        lock.acquire(timeout=0)
+    except LockBusy as exc:
+        who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
+        raise WindowOpen(f"{APP_DISPLAY_NAME} has {paths.data_dir} open in a window{who}; "
+                         f"{refusal}", exc.holder_pid) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def holding_portal_lock(data_dir: Path, hub_id: int, name: str, doing: str) -> Iterator[None]:
+    """Hold the portal's sync lock for ``doing`` (e.g. "disconnect it"); raise
+    :class:`PortalBusy` at once when a sync or restore of it runs."""
+    lock = FileLock(sync_lock_path(data_dir, hub_id))
+    try:
+        lock.acquire(timeout=0)
+    except LockBusy as exc:
+        who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
+        raise PortalBusy(f"A sync or restore of portal {name} ({hub_id}) is already "
+                         f"running{who}; nothing was changed. Try again to {doing} when it "
+                         "has finished.") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def read_instance_id(paths: Paths) -> str | None:

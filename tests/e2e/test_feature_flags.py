@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from wg_desktop.cli import ALWAYS_AVAILABLE, COMMAND_FEATURES, build_parser, run_command
+from wg_desktop.cli.base import ALWAYS_AVAILABLE, COMMAND_FEATURES
+from wg_desktop.cli.main import build_parser, run_command
 from wg_desktop.config import Settings
 from wg_desktop.paths import Paths
 

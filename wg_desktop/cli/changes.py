@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from wg_desktop.cli import CliEnv, CliError, emit_json
+from wg_desktop.cli.base import CliEnv, CliError, emit_json
 from wg_desktop.services.changes import (DEFAULT_LIMIT, FEED_CAP, BadSince, ChangeEntry,
                                          ChangeFeed, parse_since)
 from wg_desktop.store.models import utcnow

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json, error_line, exit_code_for
+from wg_desktop.cli.base import CliEnv, CliError, ExitCode, emit_json, error_line, exit_code_for
 from wg_desktop.services.portals import find_portal
 from wg_desktop.services.schedule import CancelToken
 from wg_desktop.services.sync import SyncFailed, SyncPaused, SyncProgress, describe_changes

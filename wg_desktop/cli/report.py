@@ -1,4 +1,5 @@
-"""``wg-desktop report --period 7d [--portal P] --format pdf|html|csv|json --out FILE``.
+"""``wg-desktop report --period 7d [--portal P] --format pdf|html|csv|json --out FILE``,
+and ``wg-desktop report --email [--period 7d]``: the weekly report's mail, sent now.
 
 The report's data and its text formats come from the Qt-free core; Qt is
 imported only for charts and PDF (HTML and PDF), through the same renderer
@@ -8,11 +9,13 @@ the Health page uses.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from wg_desktop.cli import CliEnv, CliError, ExitCode
-from wg_desktop.services.reports import (PeriodError, ReportFormat, TargetStatus, build_report,
-                                         parse_period, render_text, resolve_portal)
+from wg_desktop.cli.base import CliEnv, CliError, ExitCode, error_line
+from wg_desktop.services.reports import (Period, PeriodError, ReportFormat, TargetStatus,
+                                         build_report, parse_period, render_text,
+                                         resolve_portal)
 
 
 def _check_writable(out: Path) -> None:
@@ -31,7 +34,11 @@ def cmd_report(args: argparse.Namespace, env: CliEnv) -> int:
         period = parse_period(args.period)
     except PeriodError as exc:
         raise CliError(str(exc)) from None
-    fmt = ReportFormat(args.format)
+    if args.email:
+        return _email_report(args, env, period)
+    if not args.out:
+        raise CliError("say where to write the report with --out FILE (or mail it with --email)")
+    fmt = ReportFormat(args.format or ReportFormat.PDF)
     out = Path(args.out)
     _check_writable(out)
     ctx = env.context()
@@ -61,6 +68,25 @@ def cmd_report(args: argparse.Namespace, env: CliEnv) -> int:
     return ExitCode.DONE
 
 
+def _email_report(args: argparse.Namespace, env: CliEnv, period: Period) -> int:
+    """The weekly report's mail (every portal, HTML body, HTML and CSV attached)."""
+    from wg_desktop.services.weekly_report import WeeklyReportFailed, send_weekly_report
+
+    if args.out or args.portal or args.format:
+        raise CliError("--email mails the HTML and CSV report of every portal; it takes no "
+                       "--out, --portal or --format")
+    ctx = env.context()
+    try:
+        sent = send_weekly_report(ctx.settings, ctx.store, ctx.audit, period=period)
+    except WeeklyReportFailed as exc:
+        # A delivery that failed, not a wrong argument: exit 1, one line.
+        print(error_line(exc, ctx.registry), file=sys.stderr)
+        return ExitCode.FAILED
+    print(f"Mailed the {period.label} health report to {', '.join(sent.recipients)}: "
+          f"{sent.summary}")
+    return ExitCode.DONE
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser(
         "report", help="write a health report (PDF, HTML, CSV or JSON)",
@@ -71,6 +97,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="1h, 24h, 7d, 30d (or e.g. 12h, 3d); default 7d")
     report.add_argument("--portal", action="append", metavar="P",
                         help="only this portal (hub id or name); repeat for several")
-    report.add_argument("--format", choices=[str(f) for f in ReportFormat], default="pdf")
-    report.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    report.add_argument("--format", choices=[str(f) for f in ReportFormat],
+                        help="default pdf")
+    report.add_argument("--out", metavar="FILE", help="the file to write")
+    report.add_argument("--email", action="store_true",
+                        help="mail the report now to the alert recipients (notify.email_to), "
+                             "as the weekly report is: HTML, with the CSV attached")
     report.set_defaults(handler=cmd_report)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wg_desktop.cli import CliEnv, emit_json, error_line, exit_code_for
+from wg_desktop.cli.base import CliEnv, emit_json, error_line, exit_code_for
 from wg_desktop.services.restore import (RestoreConflict, RestoreError, RestorePlan,
                                          RestoreResult, RestoreService)
 

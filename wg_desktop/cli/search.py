@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wg_desktop.cli import CliEnv, CliError, emit_json
+from wg_desktop.cli.base import CliEnv, CliError, emit_json
 from wg_desktop.services.search import SearchError, SearchHit, SearchService
 from wg_desktop.store.search import DEFAULT_LIMIT, MAX_LIMIT
 

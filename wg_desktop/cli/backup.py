@@ -12,7 +12,8 @@ import getpass
 import sys
 from pathlib import Path
 
-from wg_desktop.cli import CliEnv, CliError, emit_json
+from wg_desktop.cli.base import CliEnv, CliError, emit_json
+from wg_desktop.instance import holding_window_lock
 from wg_desktop.services.audit import AuditAction
 from wg_desktop.services.backup_format import KeyKind, read_header
 from wg_desktop.services.backups import BackupService, restore_backup
@@ -62,15 +63,18 @@ def cmd_backup_now(args: argparse.Namespace, env: CliEnv) -> int:
 
 
 def cmd_backup_list(args: argparse.Namespace, env: CliEnv) -> int:
-    backups = BackupService.from_context(env.context()).list()
+    service = BackupService.from_context(env.context())
+    backups = service.list()
     if args.json:
         emit_json([b.as_dict() for b in backups])
         return 0
+    print(f"backup folder: {service.folder}")
     if not backups:
         print("no backups yet ('wg-desktop backup now' makes one)")
-    for b in backups:
-        print(f"{b.created_at:%Y-%m-%d %H:%M:%S}Z  {_size(b.size):>10}  {b.status:<10}  "
-              f"schema {b.schema_version}  {b.path.name}")
+    for b in backups:       # one from an earlier folder setting shows its whole path
+        shown = b.path.name if b.path.parent == service.folder else b.path
+        print(f"{b.created_at:%Y-%m-%d %H:%M:%S}Z  {_size(b.size):>10}  {b.status:<11}  "
+              f"schema {b.schema_version}  {shown}")
     return 0
 
 
@@ -94,9 +98,25 @@ def cmd_backup_export(args: argparse.Namespace, env: CliEnv) -> int:
     return 0
 
 
+# What a restore refused beside a running window tells the user to do.
+QUIT_WINDOW_FIRST = ("the whole store cannot be replaced under it. Restore from the window's "
+                     "Backups page, or Quit it (File > Quit, or Quit in the tray menu) and run "
+                     "this command again. Nothing was changed.")
+
+
 def cmd_backup_restore(args: argparse.Namespace, env: CliEnv) -> int:
+    if getattr(args, "workflow", None):     # one workflow's history, not the whole store
+        from wg_desktop.cli.backup_workflow import cmd_backup_restore_workflow
+        return cmd_backup_restore_workflow(args, env)
     path = Path(args.file)
     portable = _is_portable(path)
+    # Held to the end: no window can open the folder while its store is replaced.
+    with holding_window_lock(env.paths, QUIT_WINDOW_FIRST):
+        return _restore_whole_store(args, env, path, portable)
+
+
+def _restore_whole_store(args: argparse.Namespace, env: CliEnv, path: Path,
+                         portable: bool) -> int:
     ctx = env.context()
     paths, key, secrets = ctx.paths, ctx.store.key, ctx.secrets
     with open(path, "rb") as handle:
@@ -136,7 +156,7 @@ def _audit_restore(env: CliEnv, outcome: Outcome, details: dict) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("backup", help="encrypted local backups: now, list, verify, "
-                                           "restore, export a portable copy")
+                                           "restore, export a portable copy, open")
     actions = parser.add_subparsers(dest="backup_command", required=True, metavar="ACTION")
     now = actions.add_parser("now", help="back up the store now (verified before it counts)")
     now.add_argument("--json", action="store_true", help="machine-readable output")
@@ -150,11 +170,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     restore = actions.add_parser(
         "restore", help="replace the whole store with a backup (needs --yes)",
         description="Replace the whole store with a backup: verified first, the current "
-                    "store kept aside, switched in one step. Refused while the window or "
-                    f"another command has the store open. A portable backup's passphrase "
+                    "store kept aside, switched in one step. Refused (exit 4) while the window "
+                    f"or another command has the store open. A portable backup's passphrase "
                     f"comes from {PASSPHRASE_ENV} or stdin.")
     restore.add_argument("file")
     restore.add_argument("--yes", action="store_true", help="go ahead")
+    restore.add_argument("--workflow", metavar="WORKFLOW",
+                         help="restore only this workflow's history (flow id or name) into "
+                              "the current store, keeping its own versions")
+    restore.add_argument("--portal", metavar="P", help="with --workflow: the portal "
+                                                       "(hub id or name) in the backup")
     restore.set_defaults(handler=cmd_backup_restore)
     export = actions.add_parser(
         "export", help="write a passphrase-protected portable backup",
@@ -162,3 +187,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "or stdin), restorable on another machine. The passphrase is not stored.")
     export.add_argument("--out", required=True, help="file (or folder) to write")
     export.set_defaults(handler=cmd_backup_export)
+    from wg_desktop.cli.backup_open import register_open
+
+    register_open(actions, PASSPHRASE_ENV)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json
+from wg_desktop.cli.base import CliEnv, CliError, ExitCode, emit_json
 from wg_desktop.services.alerts import AlertNotFound, AlertService, build_health_services
 from wg_desktop.services.health import HealthStatus, samples
 from wg_desktop.services.notifiers import (Dispatcher, EmailChannel, EmailConfig,
@@ -37,11 +37,13 @@ def cmd_health(args: argparse.Namespace, env: CliEnv) -> int:
             avg = f"{f.avg_response_ms:.0f} ms" if f.avg_response_ms is not None else "-"
             rate = f"{f.error_rate:.1%}" if f.error_rate is not None else "-"
             left = f.rate_remaining if f.rate_remaining is not None else "-"
+            connections = f.active_connections if f.active_connections is not None else "-"
             print(f"portal {sample.portal_key}: {sample.status}")
             for reason in sample.reasons:
                 print(f"  {reason}")
             print(f"  calls {f.calls} (failed {f.failed_calls}, error rate {rate}), "
-                  f"average response {avg}, rate budget left {left}")
+                  f"average response {avg}, rate budget left {left}, "
+                  f"open connections {connections}")
             print("  last samples: " + ", ".join(
                 f"{s['timestamp'][11:19]} {s['status']}" for s in row["last_samples"]))
     unhealthy = any(s.status is HealthStatus.UNHEALTHY for s in results)
@@ -88,7 +90,9 @@ def cmd_alerts_test(args: argparse.Namespace, env: CliEnv) -> int:
         if not urls:
             raise CliError("no webhook is set: 'wg-desktop settings set notify.webhook_urls "
                            "URL[,URL...]'")
-        channels = [WebhookChannel(url) for url in urls]
+        # Signed as the alerts are, so the receiver's signature check is tested too.
+        secret = str(settings.get("notify.webhook_secret") or "") or None
+        channels = [WebhookChannel(url, secret=secret) for url in urls]
     results = Dispatcher(channels, ctx.store).send(probe_notification())
     for r in results:
         print(f"{r.channel} {r.target}: " + ("sent" if r.ok else f"FAILED: {r.error}"))

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wg_desktop.cli import CliEnv, CliError, ExitCode, emit_json
+from wg_desktop.cli.base import CliEnv, CliError, ExitCode, emit_json
 from wg_desktop.flows.diff import diff_flows, unified_lines
 from wg_desktop.flows.words import readable_lines, readable_text
 from wg_desktop.services.compare import (LIVE_LABEL, ComparedSide, CompareService, Comparison,

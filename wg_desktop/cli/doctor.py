@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wg_desktop.cli import CliEnv, CliError, emit_json
+from wg_desktop.cli.base import CliEnv, CliError, emit_json
 from wg_desktop.config import Settings
 from wg_desktop.context import open_secret_store
 from wg_desktop.security.keys import database_key
