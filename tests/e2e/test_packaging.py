@@ -122,3 +122,65 @@ def test_install_and_uninstall_desktop_in_xdg_data_home(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     left = [p for p in data.rglob("*") if p.is_file() and APP_ID in p.name]
     assert left == []
+
+
+def test_smoke_mode_paints_the_window_reports_and_exits(tmp_path):
+    """What make dist-check runs on the bundle, here from the source tree: the
+    real GUI start on a fresh folder with the demo portal, the first painted
+    frame, the sign-in view's QtWebEngine, a clean exit."""
+    from tests.support.cli import base_env
+
+    env = {**base_env(tmp_path / "data"), "WG_SMOKE_EXIT_AFTER_PAINT": "1",
+           "QT_QPA_PLATFORM": "offscreen", "QTWEBENGINE_DISABLE_SANDBOX": "1"}
+    result = subprocess.run([sys.executable, "-m", "wg_desktop"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("smoke: painted 'WorkflowGuard Desktop' ")
+    assert lines[1].startswith("smoke: pages: Overview, Connection, Workflows")
+    assert lines[1].endswith("showing Overview")
+    assert "built-in demo portal" in lines[2]
+    assert lines[3] == "smoke: sign-in view (QtWebEngine) loaded a page"
+    # Quit through the normal path: the store was closed (its open-marker removed).
+    from wg_desktop.store.db import marker_path
+
+    assert (tmp_path / "data" / "workflowguard.db").is_file()
+    assert not marker_path(tmp_path / "data" / "workflowguard.db").exists()
+
+
+def test_without_the_variable_the_window_does_not_quit_by_itself(tmp_path):
+    from tests.support.cli import base_env
+
+    env = {**base_env(tmp_path / "data"), "QT_QPA_PLATFORM": "offscreen",
+           "WG_SMOKE_EXIT_AFTER_PAINT": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "wg_desktop"], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=8)
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=60)
+    assert "smoke:" not in out
+
+
+def test_smoke_mode_at_200_percent_scaling_paints_at_device_pixel_ratio_2(tmp_path):
+    from tests.support.cli import base_env
+
+    env = {**base_env(tmp_path / "data"), "WG_SMOKE_EXIT_AFTER_PAINT": "1",
+           "QT_QPA_PLATFORM": "offscreen", "QTWEBENGINE_DISABLE_SANDBOX": "1",
+           "QT_SCALE_FACTOR": "2"}
+    result = subprocess.run([sys.executable, "-m", "wg_desktop"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(device pixel ratio 2)" in result.stdout.splitlines()[0]
+
+
+def test_the_app_icon_renders_sharp_at_twice_the_pixels(qapp):
+    from PySide6.QtCore import QSize
+
+    from wg_desktop.ui.resources import app_icon
+
+    pixmap = app_icon().pixmap(QSize(32, 32), 2.0)
+    assert (pixmap.width(), pixmap.height()) == (64, 64)      # rendered, not upscaled
+    assert pixmap.devicePixelRatio() == 2.0

@@ -36,6 +36,7 @@ from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit,
                                QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.services.connection import ConnectError
 from wg_desktop.services.hubspot_setup import HubSpotServices
 from wg_desktop.services.loopback import LoopbackError, LoopbackReceiver
@@ -56,14 +57,11 @@ HUBSPOT_DOMAIN = "hubspot.com"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 BROWSER_WAIT_S = 600.0
 
-_DEMO_STYLE = ("background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;"
-               "border-radius:4px;padding:6px")
-_ERROR_STYLE = ("background:#fdecea;color:#8a1c1c;border:1px solid #f3b5b0;"
-                "border-radius:4px;padding:6px")
-_INFO_STYLE = ("background:#eaf3fb;color:#1d4f76;border:1px solid #b7d4ee;"
-               "border-radius:4px;padding:6px")
-_OK_STYLE = ("background:#e9f7ef;color:#1e6b3a;border:1px solid #a9dcbc;"
-             "border-radius:4px;padding:6px")
+# Style templates (ui/theme.py): rendered for the light or dark palette in force.
+_DEMO_STYLE = "${warning} border-radius:4px;padding:6px"
+_ERROR_STYLE = "${error} border-radius:4px;padding:6px"
+_INFO_STYLE = "${info} border-radius:4px;padding:6px"
+_OK_STYLE = "${ok} border-radius:4px;padding:6px"
 
 
 # -- pure decisions (no Qt) ----------------------------------------------------------------
@@ -242,7 +240,7 @@ class ConnectDialog(QDialog):
                 "<b>Demo portal</b> — you are signing in to WorkflowGuard's built-in demo "
                 f"portal at <code>{html.escape(services.app.auth_base)}</code>, not HubSpot. "
                 "It holds sample data only; nothing you do here touches a real account.")
-            self.demo_label.setStyleSheet(_DEMO_STYLE)
+            theme.apply_style(self.demo_label, _DEMO_STYLE)
         else:
             self.demo_label.hide()
 
@@ -323,7 +321,7 @@ class ConnectDialog(QDialog):
         handoff.setContentsMargins(6, 6, 6, 6)
         handoff.addWidget(self.handoff_label, 1)
         handoff.addWidget(self.handoff_button)
-        self.handoff_bar.setStyleSheet(f"#handoffBar{{{_INFO_STYLE}}}")
+        theme.apply_style(self.handoff_bar, f"#handoffBar{{{_INFO_STYLE}}}")
         self.handoff_bar.hide()
         self.view_holder = QVBoxLayout()
         self.view_placeholder = QLabel("Loading the sign-in page…")
@@ -418,7 +416,7 @@ class ConnectDialog(QDialog):
 
     def show_message(self, text: str, kind: str = "info") -> None:
         style = {"error": _ERROR_STYLE, "ok": _OK_STYLE}.get(kind, _INFO_STYLE)
-        self.message.setStyleSheet(style)
+        theme.apply_style(self.message, style)
         self.message.setProperty("kind", kind)
         self.message.setText(text)
         self.message.show()

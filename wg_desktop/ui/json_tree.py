@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
+
+from wg_desktop.ui import theme
 
 ELIDE_AT = 120          # characters of a value shown in the view before "…"
 KEY_COLUMN, VALUE_COLUMN = 0, 1
@@ -126,7 +127,6 @@ def build_json_tree(document: Any, *, elide_at: int = ELIDE_AT) -> JsonNode:
     return root
 
 
-_MUTED = QColor("#516f90")
 
 
 class JsonTreeModel(QAbstractItemModel):
@@ -200,5 +200,5 @@ class JsonTreeModel(QAbstractItemModel):
             return plain_tooltip(node.path())
         if role == Qt.ItemDataRole.ForegroundRole and column == VALUE_COLUMN \
                 and node.kind in ("object", "array", "null"):
-            return _MUTED
+            return theme.color("muted")
         return None

@@ -21,12 +21,14 @@ from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QWidget
 
-from wg_desktop.constants import APP_ID
-from wg_desktop.portable import FileLock, LockBusy
+from wg_desktop.constants import APP_DISPLAY_NAME, APP_ID
+from wg_desktop.instance import WINDOW_LOCK_NAME, window_lock_path
+from wg_desktop.portable import FileLock, LockBusy, read_holder_pid
 
 log = logging.getLogger(__name__)
 
-WINDOW_LOCK_NAME = ".window.lock"
+__all__ = ["WINDOW_LOCK_NAME", "SingleInstance", "bring_forward", "server_name"]
+
 ACTIVATE = b"activate\n"
 ACK = b"ok\n"
 # The first window may still be starting (opening a large store) when the
@@ -62,7 +64,9 @@ class SingleInstance(QObject):
     def claim(self) -> bool:
         """True when this process is now the folder's window (and listens);
         False when another window of the folder is running."""
-        lock = FileLock(self.data_dir / WINDOW_LOCK_NAME)
+        # The same lock a whole-store restore from the command line takes
+        # (instance.holding_window_lock): neither starts while the other runs.
+        lock = FileLock(window_lock_path(self.data_dir))
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             lock.acquire(timeout=0)
@@ -90,6 +94,16 @@ class SingleInstance(QObject):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.1)
+
+    def not_answering(self) -> str:
+        """What to tell the user when the folder is locked but nobody answers:
+        a window still starting or hung, or a whole-store restore from the
+        command line, which holds the same lock while it runs."""
+        pid = read_holder_pid(window_lock_path(self.data_dir))
+        who = f"process {pid}" if pid else "another process"
+        return (f"{APP_DISPLAY_NAME} cannot open {self.data_dir}: {who} has it in use (a "
+                "window that does not answer, or a restore from the command line). Wait "
+                "for it to finish, or close it, and try again.")
 
     def release(self) -> None:
         if self._server is not None:

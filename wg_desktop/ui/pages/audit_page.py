@@ -14,6 +14,7 @@ from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIn
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.services.audit import (OUTCOMES, AuditBrowse, AuditEntry, AuditLog,
                                       AuditQuery, ChainReport, readable_details)
 
@@ -167,12 +168,12 @@ class AuditPage(QWidget):
         self._pending_chain = None
         if report.intact:
             self.chain_label.setText(f"Audit trail intact: {report.entries} entries")
-            self.chain_label.setStyleSheet("")
+            theme.apply_style(self.chain_label, "")
         else:
             problem = report.problem
             where = f"entry {problem.entry_id}" if problem.entry_id is not None else "its state"
             self.chain_label.setText(f"Audit trail broken at {where}")
-            self.chain_label.setStyleSheet("color: #b00020; font-weight: bold;")
+            theme.apply_style(self.chain_label, "color: ${alert_text}; font-weight: bold;")
         self.chain_label.setToolTip(report.summary())
         self.chain_checked.emit(report)
 

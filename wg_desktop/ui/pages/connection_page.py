@@ -21,6 +21,7 @@ from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListView,
                                QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.constants import OAUTH_SCOPES
 from wg_desktop.services.connection import ConnectionTest
 from wg_desktop.services.hubspot_setup import HubSpotServices
@@ -42,11 +43,12 @@ _STATE_LABEL = {
     LinkState.DISCONNECTED: "Disconnected",
 }
 _STATE_STYLE = {
-    LinkState.CONNECTED: "background:#e9f7ef;color:#1e6b3a;border:1px solid #a9dcbc;",
-    LinkState.RECONNECT_NEEDED: "background:#fdecea;color:#8a1c1c;border:1px solid #f3b5b0;",
-    LinkState.OFFLINE: "background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;",
-    LinkState.BREAKER_OPEN: "background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;",
-    LinkState.DISCONNECTED: "background:#eef1f4;color:#33475b;border:1px solid #cbd6e2;",
+    # ui/theme.py templates: rendered for the light or dark palette in force.
+    LinkState.CONNECTED: "${ok}",
+    LinkState.RECONNECT_NEEDED: "${error}",
+    LinkState.OFFLINE: "${warning}",
+    LinkState.BREAKER_OPEN: "${warning}",
+    LinkState.DISCONNECTED: "${neutral}",
 }
 
 
@@ -208,7 +210,7 @@ class ConnectionPage(QWidget):
             self.info_form.addRow(f"{label}:", value)
         self.details_note = QLabel()
         self.details_note.setWordWrap(True)
-        self.details_note.setStyleSheet("color:#7c98b6")
+        theme.apply_style(self.details_note, "color:${muted}")
         self.info_form.addRow(self.details_note)
 
         sign_in_box = QGroupBox("Sign-in")
@@ -335,7 +337,8 @@ class ConnectionPage(QWidget):
         if snap.domain:
             parts.append(html.escape(snap.domain))
         if snap.is_demo:
-            parts.append("<b style='color:#b35c00'>Demo portal — sample data</b>")
+            parts.append(f"<b style='color:{theme.hex_color('warning_text')}'>"
+                         "Demo portal — sample data</b>")
         self.subtitle.setText(" · ".join(parts))
 
         info = {
@@ -384,7 +387,7 @@ class ConnectionPage(QWidget):
         retry_in = snap.watch.retry_in() if snap.watch is not None else 0.0
         self.state_badge.setText(_STATE_LABEL[state])
         self.state_badge.setProperty("state", str(state))
-        self.state_badge.setStyleSheet(_STATE_STYLE[state] + "border-radius:4px;padding:3px 10px;"
+        theme.apply_style(self.state_badge, _STATE_STYLE[state] + "border-radius:4px;padding:3px 10px;"
                                        "font-weight:bold")
         detail = link_detail(state, retry_in, self._last_test)
         self.state_detail.setText(detail)
@@ -431,8 +434,8 @@ class ConnectionPage(QWidget):
     def show_notice(self, text: str, kind: str = "info") -> None:
         style = {"error": _STATE_STYLE[LinkState.RECONNECT_NEEDED],
                  "ok": _STATE_STYLE[LinkState.CONNECTED]}.get(
-            kind, "background:#eaf3fb;color:#1d4f76;border:1px solid #b7d4ee;")
-        self.notice.setStyleSheet(style + "border-radius:4px;padding:6px")
+            kind, "${info}")
+        theme.apply_style(self.notice, style + "border-radius:4px;padding:6px")
         self.notice.setText(text)
         self.notice.show()
 

@@ -17,14 +17,16 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget,
                                QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.services.overview import Overview, OverviewSources, PortalTile, ScheduledRun, \
     build_overview
 
 TILE_COLUMNS = 3
-STATE_WORDS = {"connected": ("Connected", "#1e6b3a"),
-               "reconnect_needed": ("Reconnect needed", "#8a1c1c"),
-               "disconnected": ("Disconnected (history kept)", "#5f6b7a"),
-               "import": ("Imported", "#5f6b7a")}
+# Words and their theme colour role (ui/theme.py).
+STATE_WORDS = {"connected": ("Connected", "ok_text"),
+               "reconnect_needed": ("Reconnect needed", "error_text"),
+               "disconnected": ("Disconnected (history kept)", "muted"),
+               "import": ("Imported", "muted")}
 
 
 def when(value: dt.datetime | None, never: str = "never") -> str:
@@ -181,7 +183,7 @@ class OverviewPage(QWidget):
         frame.setFrameShape(QFrame.Shape.StyledPanel)
         frame.setProperty("hub_id", data.hub_id)
         lines = tile_lines(data)
-        colour = STATE_WORDS.get(data.state, ("", "#33475b"))[1] or "#33475b"
+        colour = theme.hex_color(STATE_WORDS.get(data.state, ("", "neutral_text"))[1])
         text = QLabel(f"<b>{html.escape(data.name)}</b><br>"
                       f"<span style='color:{colour}'>{html.escape(lines[0])}</span><br>"
                       + "<br>".join(html.escape(line) for line in lines[1:]))

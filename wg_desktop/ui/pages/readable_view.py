@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt)
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QListView, QStyleOptionViewItem,
                                QStyledItemDelegate, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.flows.words import LineKind, WordLine
 from wg_desktop.ui.json_tree import plain_tooltip
 
@@ -24,8 +25,6 @@ KIND_ROLE = Qt.ItemDataRole.UserRole + 2        # str: the LineKind value
 ACTION_ID_ROLE = Qt.ItemDataRole.UserRole + 3   # str | None: the step's actionId
 INDENT_STEP_PX = 22
 
-_BRANCH_COLOR = QColor("#0b6e99")     # conditions read as labels, not as steps
-_GOTO_COLOR = QColor("#7c98b6")
 
 
 def first_line_containing(lines: list[WordLine], text: str) -> int | None:
@@ -78,9 +77,9 @@ class WordLinesModel(QAbstractListModel):
             return self._bold
         if role == Qt.ItemDataRole.ForegroundRole:
             if line.kind is LineKind.BRANCH:
-                return _BRANCH_COLOR
+                return theme.color("accent")   # conditions read as labels, not steps
             if line.kind is LineKind.GOTO:
-                return _GOTO_COLOR
+                return theme.color("muted")
         return None
 
 

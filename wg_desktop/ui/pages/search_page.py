@@ -15,14 +15,14 @@ import enum
 import html
 from typing import Any, Callable
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRectF,
-                            QSize, Qt, QTimer, Signal)
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (QAbstractTextDocumentLayout, QKeySequence, QPalette, QShortcut,
                            QTextDocument)
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QStyle, QStyleOptionViewItem,
                                QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.services.search import SearchHit, SearchService, Snippet
 from wg_desktop.ui.table_model import ListTableModel
 from wg_desktop.ui.json_tree import plain_tooltip
@@ -44,7 +44,7 @@ def snippet_html(snippet: Snippet | None) -> str:
         out.append(f"<b>{html.escape(snippet.text[start:end])}</b>")
         last = end
     out.append(html.escape(snippet.text[last:]))
-    path = f"<span style='color:#516f90'>{html.escape(snippet.path)}:</span> " \
+    path = f"<span style='color:{theme.hex_color('muted')}'>{html.escape(snippet.path)}:</span> " \
         if snippet.path else ""
     return path + "".join(out).replace("\n", " ")
 
@@ -212,12 +212,11 @@ class SearchPage(QWidget):
         self.notice = QLabel("")
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;"
-                                  "border-radius:4px;padding:6px 10px;")
+        theme.apply_style(self.notice, "${warning} border-radius:4px;padding:6px 10px;")
         self.notice.hide()
         self.status = QLabel("Type words to find every version that contains them.")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setStyleSheet("color:#516f90;")
+        theme.apply_style(self.status, "color:${muted};")
         self.status.setWordWrap(True)
 
         self.model = SearchResultsModel(self)

@@ -14,6 +14,11 @@ on it. The sync runs through the runner with a ``CancelToken``; its progress
 callback fires on the worker, so it is handed to the GUI thread by a queued
 signal, coalesced to at most one pending update.
 
+The same page browses an opened backup (``read_only`` set): the runner it is
+given runs every load inside the backup's binding, syncing is gone, looking
+is not remembered (the backup is never written), and the history compares
+with the live store instead of HubSpot.
+
 Names are shown verbatim: table cells are plain text (no rich-text delegate),
 every label showing user data is ``PlainText``, and tooltips are escaped.
 """
@@ -29,11 +34,13 @@ from typing import Any, Callable
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex, QObject,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal,
                             Slot)
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
+from wg_desktop.services.backup_browse import LiveStoreCompare
 from wg_desktop.services.changes import ChangeEntry, ChangeFeed, RowMarks, WorkflowListing
 from wg_desktop.services.restore import RestoreService
 from wg_desktop.services.schedule import CancelToken, JobCancelled
@@ -175,8 +182,6 @@ def last_changed_tooltip(row: WorkflowRow, marks: RowMarks | None) -> str:
 
 # -- models --------------------------------------------------------------------------------
 
-_MUTED = QColor("#7c98b6")
-_CHANGED = QColor("#0091ae")     # the marker of rows changed since the user last looked
 
 
 def _bold() -> QFont:
@@ -265,7 +270,7 @@ class WorkflowTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole and changed:
             return _bold()
         if role == Qt.ItemDataRole.DecorationRole and changed and column == Column.NAME:
-            return _CHANGED
+            return theme.color("accent")     # the marker of rows changed since the last look
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == Column.NAME:
                 note = "\nChanged since you last looked" if changed else ""
@@ -278,7 +283,7 @@ class WorkflowTableModel(QAbstractTableModel):
                 return plain_tooltip(f"Hub {row.hub_id}")
             return None
         if role == Qt.ItemDataRole.ForegroundRole and row.deleted:
-            return _MUTED
+            return theme.color("muted")
         if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.VERSIONS:
             return _RIGHT
         if role == Qt.ItemDataRole.UserRole:
@@ -422,8 +427,7 @@ class LowerTab(enum.IntEnum):
     CHANGES = 1
 
 
-_BANNER_STYLE = ("background:#fff4e5;color:#7a4b00;border:1px solid #f5c26b;"
-                 "border-radius:4px;padding:6px 10px;")
+_BANNER_STYLE = "${warning} border-radius:4px;padding:6px 10px;"   # ui/theme.py template
 ANY = None
 
 
@@ -439,9 +443,13 @@ class WorkflowsPage(QWidget):
     def __init__(self, queries: WorkflowQueries, sync: SyncService | None,
                  runner: Callable[..., Any], parent: QWidget | None = None, *,
                  restore: RestoreService | None = None,
-                 changes: ChangeFeed | None = None, comparison: bool = True) -> None:
+                 changes: ChangeFeed | None = None, comparison: bool = True,
+                 read_only: str | None = None,
+                 store_compare: LiveStoreCompare | None = None) -> None:
         super().__init__(parent)
         self.queries = queries
+        # An opened backup: this says so in the banner; nothing is written.
+        self.read_only = read_only
         # The feed only reads (and remembers the last look in) the same store.
         self.feed = changes if changes is not None else ChangeFeed(queries.store)
         self._changes_task: Any = None
@@ -458,7 +466,7 @@ class WorkflowsPage(QWidget):
         self.banner = QLabel("")
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(_BANNER_STYLE)
+        theme.apply_style(self.banner, _BANNER_STYLE)
         self.banner.hide()
 
         self.search = QLineEdit(placeholderText="Search name or flow id…")
@@ -487,7 +495,7 @@ class WorkflowsPage(QWidget):
         self.status.hide()
         self.count_label = QLabel("")
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.count_label.setStyleSheet("color:#516f90;")
+        theme.apply_style(self.count_label, "color:${muted};")
 
         self.model = WorkflowTableModel(self)
         self.proxy = WorkflowFilterProxy(self.model, self)
@@ -516,7 +524,8 @@ class WorkflowsPage(QWidget):
                                (Column.PORTAL, "Agency client portal")):
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
 
-        self.history = HistoryPanel(queries, runner, restore=restore, comparison=comparison)
+        self.history = HistoryPanel(queries, runner, restore=None if read_only else restore,
+                                    comparison=comparison, store_compare=store_compare)
         self.changes_model = ChangesTableModel(self)
         self.changes_table = QTableView()
         self.changes_table.setModel(self.changes_model)
@@ -536,7 +545,7 @@ class WorkflowsPage(QWidget):
             self.changes_table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
         self.changes_status = QLabel("")
         self.changes_status.setTextFormat(Qt.TextFormat.PlainText)
-        self.changes_status.setStyleSheet("color:#516f90;")
+        theme.apply_style(self.changes_status, "color:${muted};")
         changes = QWidget()
         changes_layout = QVBoxLayout(changes)
         changes_layout.setContentsMargins(0, 4, 0, 0)
@@ -602,6 +611,11 @@ class WorkflowsPage(QWidget):
         self.sync_button.clicked.connect(self.start_sync)
         self.cancel_button.clicked.connect(self.cancel_sync)
         self._update_sync_button()
+        if read_only:
+            self.sync_service = None
+            self.sync_button.hide()
+            self.banner.setText(read_only)
+            self.banner.show()
 
     # -- public -----------------------------------------------------------------------
 
@@ -624,8 +638,10 @@ class WorkflowsPage(QWidget):
         self.reload()
 
     def set_offline(self, reason: str | None) -> None:
-        """Offline (not connected, breaker open, read-only backup): say so and
-        disable syncing; everything stored stays browsable. None = online."""
+        """Offline (not connected, breaker open): say so and disable syncing;
+        everything stored stays browsable. None = online."""
+        if self.read_only:
+            return              # an opened backup's banner stays what it is
         self._offline_reason = reason
         self.banner.setText(offline_text(reason) if reason else "")
         self.banner.setVisible(bool(reason))
@@ -637,7 +653,7 @@ class WorkflowsPage(QWidget):
             self._load_task.discard()
         hub_id = self._hub_id
         # Loaded while on screen: the user is looking now (remembered per portal).
-        look, feed, queries = self.isVisible(), self.feed, self.queries
+        look, feed, queries = self.isVisible() and not self.read_only, self.feed, self.queries
         self.count_label.setText("Loading…")
         self._load_task = self._run(lambda: feed.listing(queries, hub_id, look=look),
                                     on_result=self._show_rows, on_error=self._load_failed)
