@@ -188,15 +188,15 @@ def test_the_menu_opens_the_dialog_on_the_selected_workflow(qtbot, ctx, portals)
     win = create_main_window(ctx, SynchronousPool())
     qtbot.addWidget(win)
     try:
-        assert win.compare_menu.menuAction().isVisible()
-        assert [a.text() for a in win.compare_menu.actions()] == [
+        assert win.menus.compare_menu.menuAction().isVisible()
+        assert [a.text() for a in win.menus.compare_menu.actions()] == [
             "Compare &two workflows…", "Compare a workflow with a &file…"]
         page = win.workflows_page
         win.show_page("Workflows")
         win.set_current_portal(PRODUCTION)
         qtbot.waitUntil(lambda: page.select_workflow(production.id), timeout=WAIT)
         assert page.selected_workflow_id() == production.id
-        win.compare_file_action.trigger()
+        win.menus.compare_file_action.trigger()
         dialog = win.findChild(CompareDialog)
         assert dialog is not None and dialog.mode is CompareMode.FILE
         qtbot.waitUntil(lambda: dialog.first.ready, timeout=WAIT)
@@ -215,7 +215,7 @@ def test_comparison_off_hides_the_menu_entries(qtbot, tmp_path):
     win = create_main_window(context, SynchronousPool())
     qtbot.addWidget(win)
     try:
-        assert not win.compare_menu.menuAction().isVisible()
+        assert not win.menus.compare_menu.menuAction().isVisible()
         assert "&Compare" not in [a.text() for a in win.menuBar().actions() if a.isVisible()]
         assert win.open_compare(CompareMode.WORKFLOWS) is None
         assert win.findChild(CompareDialog) is None

@@ -251,7 +251,7 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
     assert window.stack.currentWidget() is window.connection_page
     assert window.demo_banner.isVisible()
     assert window.demo_banner.text() == "Demo portal — sample data, not your HubSpot"
-    assert window.portal_switcher.currentText() == "No portal"
+    assert window.portal_switcher.combo.currentText() == "No portal"
 
     first, second = demo.portal_ids[0], demo.portal_ids[2]
     connect_token(hubspot, demo, first)
@@ -259,12 +259,12 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
     page = window.connection_page
     with qtbot.waitSignal(page.loaded, timeout=WAIT):
         window.reload_portals()
-    switcher = window.portal_switcher
+    switcher = window.portal_switcher.combo
     assert [switcher.itemText(i) for i in range(switcher.count())] == [
         "Acme Demo (Professional)", "Agency Client 1 (Enterprise)"]
     assert window.current_portal() == first and page.hub_id == first
     assert "Acme Demo" in page.title.text()
-    qtbot.waitUntil(lambda: window.connection_label.text().startswith(
+    qtbot.waitUntil(lambda: window.statusBar().connection_label.text().startswith(
         "Acme Demo (Professional): connected"), timeout=5000)
 
     with qtbot.waitSignal(window.current_portal_changed, timeout=WAIT) as changed, \
@@ -274,7 +274,7 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
     assert window.current_portal() == second
     assert "Agency Client 1" in page.title.text()
     assert page.method_label.text() == "HubSpot sign-in (OAuth)"
-    assert window.connection_label.text().startswith("Agency Client 1 (Enterprise): connected")
+    assert window.statusBar().connection_label.text().startswith("Agency Client 1 (Enterprise): connected")
 
     qtbot.waitUntil(lambda: page.expiry_label.text().startswith("Expires in"), timeout=5000)
     QApplication.processEvents()        # let the layouts follow the new texts
@@ -287,10 +287,10 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
 def test_window_without_portals_prompts_to_connect(qtbot, hub_window):
     hub_window.show_page("Connection")     # the window opens on the Overview
     assert hub_window.current_portal() is None
-    assert not hub_window.portal_switcher.isEnabled()
+    assert not hub_window.portal_switcher.combo.isEnabled()
     assert hub_window.connection_page.stack.currentIndex() == 0
     assert hub_window.connection_page.empty_connect_button.isVisible()
-    assert hub_window.connection_label.text() == "No portal connected"
+    assert hub_window.statusBar().connection_label.text() == "No portal connected"
 
 
 def test_reconnect_needed_is_notified_once(qtbot, hub_window, hubspot, demo, monkeypatch):
@@ -299,18 +299,18 @@ def test_reconnect_needed_is_notified_once(qtbot, hub_window, hubspot, demo, mon
     notes: list[tuple[str, str]] = []
     monkeypatch.setattr(window, "notify", lambda title, message: notes.append((title, message)))
     portal = connect_oauth(hubspot)
-    with qtbot.waitSignal(window.portals_loaded, timeout=WAIT):
+    with qtbot.waitSignal(window.portal_switcher.loaded, timeout=WAIT):
         window.reload_portals()
     assert notes == []
     revoke_sign_in(hubspot, demo, portal.hub_id)
-    with qtbot.waitSignal(window.portals_loaded, timeout=WAIT):
+    with qtbot.waitSignal(window.portal_switcher.loaded, timeout=WAIT):
         window.refresh_status()
     assert len(notes) == 1
     assert notes[0][0] == "Reconnect needed" and "Acme Demo (Professional)" in notes[0][1]
-    assert window.portal_switcher.currentText() == "Acme Demo (Professional) (reconnect needed)"
+    assert window.portal_switcher.combo.currentText() == "Acme Demo (Professional) (reconnect needed)"
     qtbot.waitUntil(lambda: window.connection_page.reconnect_button.isVisible(), timeout=5000)
-    assert "reconnect needed" in window.connection_label.text()
-    with qtbot.waitSignal(window.portals_loaded, timeout=WAIT):
+    assert "reconnect needed" in window.statusBar().connection_label.text()
+    with qtbot.waitSignal(window.portal_switcher.loaded, timeout=WAIT):
         window.refresh_status()
     assert len(notes) == 1
 
@@ -338,7 +338,7 @@ def test_demo_mode_connects_the_demo_portal_off_the_gui_thread(qtbot, ctx):
         qtbot.addWidget(window)
         with qtbot.waitSignal(window.connection_page.loaded, timeout=WAIT):
             connect_demo_portal(window, services)
-        assert window.portal_switcher.currentText() == "Acme Demo (Professional)"
+        assert window.portal_switcher.combo.currentText() == "Acme Demo (Professional)"
         assert window.current_portal() == services.demo.portal_ids[0]
         assert window.demo_banner.isVisibleTo(window)
         # ... and its workflows are captured at once

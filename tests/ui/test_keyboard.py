@@ -75,6 +75,7 @@ def test_tab_leaves_every_table_and_reaches_each_pages_controls(qtbot, window):
 
 
 def test_tables_take_arrows_not_tab(window):
+    window.pages.build_all()         # pages are built lazily; each is tuned when built
     for view in window.findChildren(QAbstractItemView):
         assert not view.tabKeyNavigation(), type(view).__name__
 
@@ -91,10 +92,10 @@ def test_ctrl_f_focuses_the_search_box_of_the_page_shown(qtbot, window):
 
 
 def test_help_lists_the_shortcuts_that_the_keys_trigger(qtbot, window, monkeypatch):
-    rows = dict(window.shortcut_rows())
+    rows = dict(window.menus.shortcut_rows())
     for keys in ("Ctrl+F", "Ctrl+,", "Ctrl+Q", "F5", "Ctrl+D"):
         assert any(keys in k.split(", ") for k in rows), keys
-    dialog = window.show_shortcuts()
+    dialog = window.menus.show_shortcuts()
     assert dialog.isVisible()
     dialog.reject()
 
@@ -126,4 +127,4 @@ def test_f5_syncs_the_current_portal(qtbot, hub_window, hubspot, demo):
 
 
 def test_f5_without_hubspot_is_greyed_out(window):
-    assert not window.sync_action.isEnabled()
+    assert not window.menus.sync_action.isEnabled()

@@ -37,14 +37,14 @@ def test_navigation_switches_pages_and_screenshot_renders(qtbot, window, tmp_pat
 
 
 def test_status_bar_shows_budget_and_last_sync(qtbot, window, ctx):
-    assert "100/min" in window.budget_label.text()
-    assert window.sync_label.text() == "Last sync: never"
+    assert "100/min" in window.statusBar().budget_label.text()
+    assert window.statusBar().sync_label.text() == "Last sync: never"
     from wg_desktop.store.models import Portal, Workflow, utcnow
     Workflow.create(portal=Portal.create(hub_id=1, name="P"), flow_id="9",
                     last_synced_at=utcnow())
     with qtbot.waitSignal(window.status_refreshed, timeout=5000):
         window.refresh_status()
-    assert window.sync_label.text().startswith("Last sync: 20")
+    assert window.statusBar().sync_label.text().startswith("Last sync: 20")
 
 
 def test_audit_page_lists_filters_searches_and_exports(qtbot, window, ctx, tmp_path):
@@ -153,7 +153,7 @@ def test_env_overridden_setting_is_read_only(qtbot, data_dir):
 def test_disabled_feature_page_says_how_to_turn_it_on(qtbot, data_dir):
     from wg_desktop.ui.app import create_main_window
     from wg_desktop.ui.jobs import SynchronousPool
-    from wg_desktop.ui.main_window import FeatureOffPage
+    from wg_desktop.ui.widgets import FeatureOffPage
 
     context = make_context(data_dir, {"WG_FEATURES_AUDIT_LOGGING": "false"})
     try:
@@ -195,7 +195,7 @@ def test_settings_dialog_says_which_secrets_are_stored(qtbot, window, ctx):
 
 
 def test_about_names_the_data_folder_and_its_instance_id(window):
-    text = window.about_text()
+    text = window.menus.about_text()
     assert window.ctx.instance_id and window.ctx.instance_id in text
     assert str(window.ctx.paths.data_dir) in text
 

@@ -22,12 +22,12 @@ def test_long_status_text_is_elided_and_never_widens_the_window(qtbot, window):
     width = window.width()
     long_text = "HubSpot keeps failing; " * 90          # ~2,000 characters
     assert len(long_text) >= 2000
-    for label in (window.connection_label, window.job_label, window.sync_label):
+    for label in (window.statusBar().connection_label, window.statusBar().job_label, window.statusBar().sync_label):
         label.setText(long_text)
     qtbot.wait(50)                                      # let the layout settle
     assert window.width() == width
-    assert window.connection_label.text() == long_text          # the whole text is kept...
-    assert window.connection_label.toolTip() == long_text       # ...and shown on hover
+    assert window.statusBar().connection_label.text() == long_text          # the whole text is kept...
+    assert window.statusBar().connection_label.toolTip() == long_text       # ...and shown on hover
     window.statusBar().showMessage(long_text)
     qtbot.wait(50)
     assert window.width() == width
@@ -61,7 +61,7 @@ def test_layout_is_remembered_across_restarts(qtbot, ctx):
 
 
 def test_default_size_is_roomy_but_within_a_large_screen(window):
-    from wg_desktop.ui.main_window import DEFAULT_SIZE, MINIMUM_DEFAULT_SIZE
+    from wg_desktop.ui.window.layout_state import DEFAULT_SIZE, MINIMUM_DEFAULT_SIZE
 
     room = window.screen().availableGeometry().size()
     expected = DEFAULT_SIZE.boundedTo(room * 0.9).expandedTo(MINIMUM_DEFAULT_SIZE)
@@ -97,8 +97,8 @@ def test_help_opens_the_log_and_data_folders(window, monkeypatch):
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl",
                         staticmethod(lambda url: opened.append(url) or True))
-    window.open_logs_action.trigger()
-    window.open_data_action.trigger()
+    window.menus.open_logs_action.trigger()
+    window.menus.open_data_action.trigger()
     assert [u.toLocalFile() for u in opened] == [str(window.ctx.paths.log_file.parent),
                                                  str(window.ctx.paths.data_dir)]
 
@@ -108,7 +108,7 @@ def test_copied_diagnostics_hold_versions_and_settings_but_no_secret(qtbot, wind
     ctx.secrets.set(setting_key("hubspot.client_secret"), secret)
     ctx.registry.add(secret)
     QGuiApplication.clipboard().clear()
-    window.diagnostics_action.trigger()
+    window.menus.diagnostics_action.trigger()
     qtbot.waitUntil(lambda: bool(QGuiApplication.clipboard().text()), timeout=WAIT)
     text = QGuiApplication.clipboard().text()
     assert "Qt " in text and "Python " in text and "Platform: " in text

@@ -103,21 +103,21 @@ def test_export_then_import_from_the_file_menu(qtbot, hub_window, hubspot, demo,
     portal = connect_and_show(qtbot, hub_window, hubspot, demo)
     hubspot.sync.sync(portal.hub_id)
     out = tmp_path / "all.zip"
-    hub_window.export_workflows(out)
+    hub_window.transfers.export_workflows(out)
     qtbot.waitUntil(out.exists, timeout=5000)
     with zipfile.ZipFile(out) as archive:
         assert len([n for n in archive.namelist() if n.startswith("workflows/")]) == \
             len(demo.flow_ids(portal.hub_id))
-    hub_window.import_workflows(out)
+    hub_window.transfers.import_workflows(out)
     page = hub_window.workflows_page
     qtbot.waitUntil(lambda: page.hub_id is not None and page.hub_id < 0, timeout=5000)
     assert "Imported" in hub_window.statusBar().currentMessage()
     warnings = []
-    monkeypatch.setattr("wg_desktop.ui.main_window.QMessageBox.warning",
+    monkeypatch.setattr("wg_desktop.ui.window.transfers.QMessageBox.warning",
                         lambda *a: warnings.append(a[2]))
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
-    hub_window.import_workflows(bad)
+    hub_window.transfers.import_workflows(bad)
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert "not valid JSON" in warnings[0]
 
@@ -128,15 +128,15 @@ def test_disconnected_and_imported_history_stays_reachable(qtbot, hub_window, hu
     hubspot.sync.sync(portal.hub_id)
     out = tmp_path / "export.zip"
     hub_window.workflows_page.queries.export_zip(out, portal.hub_id)
-    hub_window.import_workflows(out)
+    hub_window.transfers.import_workflows(out)
     qtbot.waitUntil(lambda: (hub_window.current_portal() or 0) < 0, timeout=5000)
     imported = hub_window.current_portal()
     hubspot.connection.disconnect(portal.hub_id, keep_history=True)
     other = hubspot.connection.connect_private_app(demo.private_app_token(demo.portal_ids[2]))
     hub_window.reload_portals(select=other.hub_id)
     qtbot.waitUntil(lambda: hub_window.current_portal() == other.hub_id, timeout=5000)
-    labels = {hub_window.portal_switcher.itemData(i): hub_window.portal_switcher.itemText(i)
-              for i in range(hub_window.portal_switcher.count())}
+    labels = {hub_window.portal_switcher.combo.itemData(i): hub_window.portal_switcher.combo.itemText(i)
+              for i in range(hub_window.portal_switcher.combo.count())}
     assert "history kept" in labels[portal.hub_id]
     assert "imported" in labels[imported]
     hub_window.set_current_portal(portal.hub_id)
@@ -147,7 +147,7 @@ def test_disconnected_and_imported_history_stays_reachable(qtbot, hub_window, hu
 
 
 def test_status_bar_says_which_hubspot_the_window_talks_to(hub_window, hubspot):
-    text = hub_window.target_label.text()
+    text = hub_window.statusBar().target_label.text()
     assert "demo portal" in text and hubspot.api_base in text
 
 
@@ -161,7 +161,7 @@ def test_status_bar_names_a_configured_hubspot(qtbot, ctx, demo):
     win = create_main_window(ctx, SynchronousPool(), services)
     qtbot.addWidget(win)
     try:
-        assert win.target_label.text() == f"HubSpot at {demo.base_url}"
+        assert win.statusBar().target_label.text() == f"HubSpot at {demo.base_url}"
     finally:
         win.quitting = True
         win.close()

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 
 from wg_desktop.flows.diff import FlowDiff, diff_flows
 from wg_desktop.hubspot import api
-from wg_desktop.hubspot.errors import NotFound
+from wg_desktop.hubspot.errors import HubSpotError, NotFound
 from wg_desktop.hubspot.ratelimit import Priority
 from wg_desktop.services.compare_file import FileFlow, read_file_flow
 from wg_desktop.services.portal_clients import PortalClients
@@ -202,3 +202,11 @@ __all__ = ["CompareService", "Comparison", "ComparedSide", "LiveFlow", "LiveFlow
            "LIVE_LABEL", "WorkflowSide", "can_compare_live", "compare_with_file",
            "compare_with_flow", "compare_workflows", "file_flow_for", "stored_side",
            "version_label"]
+
+
+def failure_text(error: BaseException) -> str:
+    """One line for a comparison that could not run (HubSpot's errors carry a
+    message written for the user besides the technical one)."""
+    if isinstance(error, HubSpotError):
+        return f"Could not read the live workflow: {error.user_message} ({error})"
+    return f"Could not compare these versions: {error}"

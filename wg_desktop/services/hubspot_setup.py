@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from wg_desktop.config import Settings, Source
+from wg_desktop.config import Settings
 from wg_desktop.hubspot import api
 from wg_desktop.security.redaction import SecretRegistry
 from wg_desktop.security.secrets import SecretStore
@@ -22,18 +22,6 @@ from wg_desktop.services.sync import SyncService
 from wg_desktop.services.tokens import TokenManager, TokenVault
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus
-
-def wants_demo(settings: Settings) -> bool:
-    """The demo portal is used when asked for, or when nothing points
-    elsewhere: no HubSpot app configured, no API base set, and mock mode not
-    explicitly turned off. An explicit base URL is always honoured."""
-    if settings.get("hubspot.mock_mode"):
-        return True
-    explicitly_off = settings.source("hubspot.mock_mode") is not Source.DEFAULT
-    points_elsewhere = (bool(settings.get("hubspot.client_id"))
-                        or settings.source("hubspot.api_base") is not Source.DEFAULT)
-    return not explicitly_off and not points_elsewhere
-
 
 def describe_target(services: "HubSpotServices") -> str:
     """Which HubSpot this app talks to, in words for the status bar and the CLI."""

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from wg_desktop.config import Settings
-from wg_desktop.services.alerts import AlertService
 from wg_desktop.services.backups import BackupInfo, BackupService
 from wg_desktop.services.changes import ChangeEntry, ChangeFeed
 from wg_desktop.services.status import BudgetUse, app_status, budget_use
 from wg_desktop.store.models import Portal
+
+if TYPE_CHECKING:      # its module loads the health checks and the HubSpot client
+    from wg_desktop.services.alerts import AlertService
 
 LATEST_CHANGES = 8
 # Counting changes since the last look stops here: "200+" says enough.

@@ -216,6 +216,10 @@ class JobScheduler(QObject):
         for job in self._jobs.values():
             self._arm(job, self._compute_due(job, now))
 
+    def is_active(self) -> bool:
+        """Started and not stopped since: its timers are armed."""
+        return self._active
+
     def stop(self, wait_ms: int = 3000) -> None:
         """Stop timers, cancel running jobs and wait up to ``wait_ms`` for them.
 

@@ -17,7 +17,6 @@ command line.
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,7 +26,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
-from wg_desktop.config import Settings
 from wg_desktop.services.compare import (WorkflowSide, compare_with_flow, compare_workflows,
                                          file_flow_for)
 from wg_desktop.services.compare_file import FileFlow, FileFlowRef, FileWorkflowChoiceNeeded
@@ -35,21 +33,10 @@ from wg_desktop.services.workflows import WorkflowQueries, WorkflowRow
 from wg_desktop.ui.pages.diff_view import VersionChoice
 from wg_desktop.ui.pages.history_panel import version_label
 from wg_desktop.ui.pages.pair_diff_view import FILE_ID, PairDiffView, pair_result
+from wg_desktop.ui.compare_modes import CompareMode, comparison_enabled
 from wg_desktop.ui.table_model import ListTableModel
 
 FILE_FILTER = "Workflow JSON or export (*.json *.zip);;All files (*)"
-
-
-class CompareMode(enum.Enum):
-    WORKFLOWS = "workflows"      # two stored workflows
-    FILE = "file"                # a stored workflow and a workflow in a file
-
-
-def comparison_enabled(settings: Settings) -> bool:
-    """The Compare entries exist while comparing does: stored versions are
-    browsable (version_history) and comparing them is on (workflow_comparison)."""
-    return (settings.feature_enabled("version_history")
-            and settings.feature_enabled("workflow_comparison"))
 
 
 # -- reads (worker thread) -----------------------------------------------------------------

@@ -20,16 +20,16 @@ from typing import Any, Callable
 
 from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt,
                             Signal)
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QTextBrowser, QVBoxLayout, QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.flows.diff import (SECTION_TITLES, RowTag, SideBySideRow, diff_flows,
                                    side_by_side, unified_lines)
-from wg_desktop.hubspot.errors import HubSpotError
 from wg_desktop.paths import write_private_atomic
-from wg_desktop.services.compare import LIVE_LABEL, CompareService
+from wg_desktop.services.compare import LIVE_LABEL, CompareService, failure_text
 from wg_desktop.services.workflows import WorkflowQueries
 
 NEXT_KEYS = ("F7", "Alt+Down")
@@ -124,14 +124,6 @@ def compute_diff(queries: WorkflowQueries, workflow_id: int, old: VersionChoice,
                                     new_label=new.short_label))
 
 
-def failure_text(error: BaseException) -> str:
-    """One line for a comparison that could not run (HubSpot's errors carry a
-    message written for the user besides the technical one)."""
-    if isinstance(error, HubSpotError):
-        return f"Could not read the live workflow: {error.user_message} ({error})"
-    return f"Could not compare these versions: {error}"
-
-
 _HTML_STYLE = """
 body{font-family:system-ui,sans-serif;color:#33475b;margin:24px}
 h1{font-size:20px}h2{font-size:15px;margin:14px 0 4px}
@@ -197,12 +189,11 @@ def change_starts(rows: list[SideBySideRow], shown: list[int]) -> list[int]:
 
 TAG_ROLE = Qt.ItemDataRole.UserRole + 1     # str: the RowTag of the row
 
-_OLD_BG = QColor("#ffe1e1")
-_NEW_BG = QColor("#dcfce7")
-_NONE_BG = QColor("#eef0f3")          # no line on this side (added / removed elsewhere)
-_NUMBER_FG = QColor("#7c98b6")
-_BACKGROUNDS = {RowTag.CHANGED: (_OLD_BG, _NEW_BG), RowTag.REMOVED: (_OLD_BG, _NONE_BG),
-                RowTag.ADDED: (_NONE_BG, _NEW_BG)}
+# Theme roles (ui/theme.py), resolved at paint time for the light or dark palette;
+# diff_none_bg: no line on this side (added / removed elsewhere).
+_BACKGROUNDS = {RowTag.CHANGED: ("diff_old_bg", "diff_new_bg"),
+                RowTag.REMOVED: ("diff_old_bg", "diff_none_bg"),
+                RowTag.ADDED: ("diff_none_bg", "diff_new_bg")}
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
@@ -286,11 +277,11 @@ class SideBySideModel(QAbstractTableModel):
                 return "" if row.right_number is None else str(row.right_number)
             return row.right
         if role == Qt.ItemDataRole.BackgroundRole and row.tag is not RowTag.EQUAL:
-            return _BACKGROUNDS[row.tag][0 if column < 2 else 1]
+            return theme.color(_BACKGROUNDS[row.tag][0 if column < 2 else 1])
         if role == Qt.ItemDataRole.FontRole:
             return self.current_font if self.shown[index.row()] == self.current else self.font
         if role == Qt.ItemDataRole.ForegroundRole and column in (0, 2):
-            return _NUMBER_FG
+            return theme.color("muted")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 2):
             return _RIGHT
         if role == TAG_ROLE:
@@ -334,10 +325,12 @@ class DiffView(QDialog):
         self._choices = {choice.id: choice for choice in versions}
         if compare is not None:
             # Live is offered on the right only: "what changed since this version".
-            self._choices[LIVE_ID] = LIVE_CHOICE
-            self.new_combo.addItem(LIVE_CHOICE.label, LIVE_ID)
-            self.new_combo.setItemData(0, "Read from HubSpot when compared",
-                                       Qt.ItemDataRole.ToolTipRole)
+            # A comparer may name its side (an opened backup's "live store").
+            live = VersionChoice(LIVE_ID, 0, getattr(compare, "label", LIVE_CHOICE.label))
+            self._choices[LIVE_ID] = live
+            self.new_combo.addItem(live.label, LIVE_ID)
+            self.new_combo.setItemData(0, getattr(compare, "hint", "Read from HubSpot when "
+                                                  "compared"), Qt.ItemDataRole.ToolTipRole)
         for choice in versions:          # newest first, as in the history
             for combo in (self.old_combo, self.new_combo):
                 combo.addItem(choice.label, choice.id)

@@ -9,6 +9,10 @@ imported one has no live workflow to restore to, so the control is hidden.
 HubSpot) opens the diff view with the live workflow as the right side; it is
 read through the restore service's HubSpot clients, on the worker.
 
+In an opened backup's browser (``store_compare`` given) "Compare with the live
+store" diffs a version of the backup with the live store's latest version of
+the same workflow; restore and compare-with-live are never offered there.
+
 Opened for a search hit (``show_version(..., highlight=text)``), the viewer
 selects the first line in words and the first place in the raw JSON where the
 matched text occurs.
@@ -30,17 +34,18 @@ from typing import Any, Callable
 
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QModelIndex,
                             QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal)
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QFileDialog, QMenu, QPlainTextEdit, QPushButton, QSplitter,
                                QTabWidget, QTableView, QTextEdit, QTreeView, QVBoxLayout,
                                QWidget)
 
+from wg_desktop.ui import theme
 from wg_desktop.flows.words import WordLine, readable_lines
+from wg_desktop.services.backup_browse import LiveStoreCompare, portal_label
 from wg_desktop.services.compare import CompareService
 from wg_desktop.services.restore import RestoreService
-from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
-from wg_desktop.store.versions import VersionInfo
+from wg_desktop.services.workflows import VersionInfo, WorkflowNotFound, WorkflowQueries
 from wg_desktop.ui.json_tree import JsonNode, JsonTreeModel, build_json_tree, plain_tooltip
 from wg_desktop.ui.pages.diff_view import LIVE_ID, DiffView, VersionChoice, default_pair
 from wg_desktop.ui.pages.readable_view import ReadableView
@@ -100,6 +105,7 @@ class WorkflowHistory:
     deleted: bool
     versions: list[VersionInfo]
     source: str = "sync"             # sync | imported: only a synced one can be restored
+    portal: str = ""                 # how the portal is named ("imported from <file>")
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,8 @@ def load_history(queries: WorkflowQueries, workflow_id: int) -> WorkflowHistory:
     workflow = queries.get(workflow_id)
     versions = queries.history(workflow)
     return WorkflowHistory(workflow.id, workflow.name, workflow.flow_id, workflow.portal.hub_id,
-                           workflow.deleted_at is not None, versions, workflow.source)
+                           workflow.deleted_at is not None, versions, workflow.source,
+                           portal_label(workflow.portal))
 
 
 def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) -> LoadedVersion:
@@ -138,9 +145,6 @@ def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) ->
                          build_json_tree(document), format_json(document))
 
 
-HIGHLIGHT_BG = QColor("#fff3a0")
-
-
 def select_first(editor: QPlainTextEdit, text: str) -> bool:
     """Select the first occurrence of ``text`` (case-insensitive, as the
     search matched it), scroll to it and mark it: the selection alone fades
@@ -152,7 +156,7 @@ def select_first(editor: QPlainTextEdit, text: str) -> bool:
         editor.ensureCursorVisible()
         mark = QTextEdit.ExtraSelection()
         mark.cursor = found
-        mark.format.setBackground(HIGHLIGHT_BG)
+        mark.format.setBackground(theme.color("highlight_bg"))
         marks.append(mark)
     editor.setExtraSelections(marks)
     return not found.isNull()
@@ -266,11 +270,14 @@ class HistoryPanel(QWidget):
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any],
                  parent: QWidget | None = None, *,
                  restore: RestoreService | None = None,
-                 comparison: bool = True) -> None:
+                 comparison: bool = True,
+                 store_compare: LiveStoreCompare | None = None) -> None:
         super().__init__(parent)
         self.queries = queries
         self._run = runner
         self.restore_service = restore
+        # An opened backup's history: its versions against the live store's.
+        self.store_compare = store_compare
         # The workflow_comparison feature: off hides Compare (button, menu, shortcut).
         self.comparison = comparison
         self._restorable = False         # the shown workflow was synced (not imported)
@@ -295,7 +302,7 @@ class HistoryPanel(QWidget):
         self.title.setFont(title_font)
         self.subtitle = QLabel("")
         self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
-        self.subtitle.setStyleSheet("color:#516f90;")
+        theme.apply_style(self.subtitle, "color:${muted};")
         self.origin = QComboBox()
         self.origin.addItem("All origins", ALL_ORIGINS)
         for origin, label in ORIGIN_LABELS.items():
@@ -349,6 +356,10 @@ class HistoryPanel(QWidget):
         self.live_button.setToolTip("Compare this version with the workflow as HubSpot holds "
                                     "it now (read from HubSpot)")
         self.live_button.hide()          # same conditions as restore, and not deleted
+        self.live_store_button = QPushButton("Compare with the live store")
+        self.live_store_button.setToolTip("Compare this version of the backup with the newest "
+                                          "version of the same workflow in the live store")
+        self.live_store_button.setVisible(store_compare is not None and comparison)
         self.readable = ReadableView()
         self.json_model = JsonTreeModel(self)
         self.tree = QTreeView()
@@ -389,8 +400,10 @@ class HistoryPanel(QWidget):
         viewer_bar.addWidget(self.expand_button)
         viewer_bar.addWidget(self.collapse_button)
         viewer_bar.addWidget(self.compare_button)
-        self.compare_button.setVisible(comparison)
+        if not comparison:      # never setVisible(True) here: still parentless, it
+            self.compare_button.hide()     # would open as a window of its own
         viewer_bar.addWidget(self.live_button)
+        viewer_bar.addWidget(self.live_store_button)
         viewer_bar.addWidget(self.restore_button)
         viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
@@ -424,6 +437,7 @@ class HistoryPanel(QWidget):
         self.compare_button.clicked.connect(lambda: self.compare())
         self.restore_button.clicked.connect(lambda: self.restore_version())
         self.live_button.clicked.connect(lambda: self.compare_live())
+        self.live_store_button.clicked.connect(lambda: self.compare_with_live_store())
         self.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.timeline.customContextMenuRequested.connect(self._timeline_menu)
         compare_shortcut = QShortcut(QKeySequence(COMPARE_SHORTCUT), self)
@@ -523,6 +537,8 @@ class HistoryPanel(QWidget):
         if live is None and self.can_compare_live:
             assert self.restore_service is not None
             live = CompareService.from_restore(self.restore_service)   # offered in the pickers
+        if live is None and self.store_compare is not None:
+            live = self.store_compare          # an opened backup: the live store's side
         view = DiffView(self.queries, self._run, self._workflow_id, self.title.text(), choices,
                         old_id if old_id is not None else default_old,
                         new_id if new_id is not None else default_new, parent=self,
@@ -547,6 +563,14 @@ class HistoryPanel(QWidget):
         assert self.restore_service is not None
         return self.compare(version_id, LIVE_ID,
                             live=CompareService.from_restore(self.restore_service))
+
+    def compare_with_live_store(self, version_id: int | None = None) -> DiffView | None:
+        """An opened backup's version (the selected one by default) against the
+        live store's latest version of the same workflow."""
+        version_id = version_id if version_id is not None else self._selected_version_id()
+        if self.store_compare is None or version_id is None or self._workflow_id is None:
+            return None
+        return self.compare(version_id, LIVE_ID, live=self.store_compare)
 
     @property
     def can_restore(self) -> bool:
@@ -585,6 +609,9 @@ class HistoryPanel(QWidget):
         if self.can_compare_live:
             live = menu.addAction("Compare with live")
             live.triggered.connect(lambda: self.compare_live(version_id))
+        if self.store_compare is not None and self.comparison:
+            live_store = menu.addAction("Compare with the live store")
+            live_store.triggered.connect(lambda: self.compare_with_live_store(version_id))
         if self.can_restore:
             restore = menu.addAction("Restore this version…")
             restore.triggered.connect(lambda: self.restore_version(version_id))
@@ -610,7 +637,9 @@ class HistoryPanel(QWidget):
         self.title.setText(history.name or "(unnamed workflow)")
         state = " · deleted in HubSpot (history kept)" if history.deleted else ""
         count = len(history.versions)
-        self.subtitle.setText(f"Flow {history.flow_id} · portal {history.hub_id} · "
+        portal = (history.portal or f"portal {history.hub_id}") if history.hub_id < 0 \
+            else f"portal {history.hub_id}"
+        self.subtitle.setText(f"Flow {history.flow_id} · {portal} · "
                               f"{count} version{'s' if count != 1 else ''}{state}")
         # A version asked for (a search hit) wins; a reload of the same history
         # keeps the open version; else the newest is opened.
@@ -740,6 +769,7 @@ class HistoryPanel(QWidget):
         self.compare_button.setEnabled(bool(self.versions_model.versions))
         self.restore_button.setEnabled(enabled and self.can_restore)
         self.live_button.setEnabled(enabled and self.can_compare_live)
+        self.live_store_button.setEnabled(enabled and self.store_compare is not None)
 
     def _choose_save_file(self) -> None:
         if self._shown_version is None or self.workflow_id is None:
