@@ -96,25 +96,54 @@ def bench_version_store(folder: Path) -> list[Result]:
     per_version = sum(stored) / len(stored)
     share = per_version / statistics.mean(raw_sizes)
 
-    list_times, open_times = [], []
+    # What the user waits for, through the functions the window and the CLI
+    # call: the window's history load and version load (history query, decode,
+    # readable lines, JSON tree, raw text) and the CLI's 'show' (history query
+    # and decode). The bare decode is reported beside them for reference.
+    from wg_desktop.config import Settings
+    from wg_desktop.services.audit import AuditLog
+    from wg_desktop.services.workflows import WorkflowQueries
+    from wg_desktop.ui.pages.history_panel import load_history, load_version, version_detail
+
+    queries = WorkflowQueries(store, AuditLog(store, Settings.load(folder / "none.json", {})))
+    list_times, open_times, detail_times, show_times, decode_times = [], [], [], [], []
     versions = history(workflow)
     for i in range(30):
         started = time.perf_counter()
-        versions = history(workflow)
+        versions = load_history(queries, workflow.id).versions
         list_times.append((time.perf_counter() - started) * 1000)
-        target = WorkflowVersion.get_by_id(versions[(i * 37) % len(versions)].id)
+        position = (i * 37) % len(versions)
+        started = time.perf_counter()
+        loaded = load_version(queries, workflow.id, versions[position].id)
+        open_times.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        version_detail(loaded.document)
+        detail_times.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        queries.version(workflow, len(versions) - position)
+        show_times.append((time.perf_counter() - started) * 1000)
+        target = WorkflowVersion.get_by_id(versions[position].id)
         started = time.perf_counter()
         version_json(target)
-        open_times.append((time.perf_counter() - started) * 1000)
+        decode_times.append((time.perf_counter() - started) * 1000)
     store.close()
     return [
         Result("bytes stored per version (300-action flow, 1,000 edits)", per_version, "B",
                "<= 10 % of raw JSON", share <= 0.10,
                f"{share:.2%} of {statistics.mean(raw_sizes) / 1024:.0f} KiB raw"),
-        Result("history list, 1,000 versions (median)", statistics.median(list_times), "ms",
-               "< 20 ms", statistics.median(list_times) < 20),
-        Result("open one version of 1,000 (median)", statistics.median(open_times), "ms",
-               "< 20 ms", statistics.median(open_times) < 20),
+        Result("history list, 1,000 versions, window's load (median)",
+               statistics.median(list_times), "ms", "< 20 ms",
+               statistics.median(list_times) < 20),
+        Result("open one version of 1,000 in the window (median)", statistics.median(open_times),
+               "ms", "< 20 ms", statistics.median(open_times) < 20,
+               "the version's place in the history + decode + the readable view"),
+        Result("  then its JSON tree and raw text, secondary tabs (median)",
+               statistics.median(detail_times), "ms", "",
+               None, "built by a second task, shown when it arrives"),
+        Result("'show' one version of 1,000 from the CLI (median)",
+               statistics.median(show_times), "ms", "< 20 ms",
+               statistics.median(show_times) < 20, "the version's place + decode"),
+        Result("decode alone, for reference (median)", statistics.median(decode_times), "ms"),
     ]
 
 

@@ -229,8 +229,10 @@ def test_a_stale_version_load_is_dropped(qtbot, ctx, queries, workflow):
     # ...then the admin picks v1 before that answer came back.
     panel.timeline.selectRow(2)
     qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
+    pool.run_next()                                         # v1 answers first (words)...
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
     with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        pool.run_next()                                     # v1 answers first
+        pool.run_next()                                     # ...then its tree and text
     newest_load()                                           # the late answer for v3
     qtbot.wait(100)                                         # let it be delivered (or not)
 
@@ -283,3 +285,25 @@ def test_a_version_is_saved_as_json_and_the_export_audited(qtbot, ctx, queries, 
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     exported = [e for e in ctx.audit.entries() if e.action == "export"]
     assert exported and '"version": 1' in exported[0].details
+
+
+def test_the_words_show_before_the_json_tree_and_text_are_built(qtbot, ctx, queries, workflow):
+    """Opening a version shows it in words as soon as it is decoded; the JSON
+    tree and raw text (secondary tabs) follow from a second task."""
+    pool = ManualPool()
+    panel = make_panel(qtbot, queries, functools.partial(
+        run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store)))
+    panel.show_workflow(workflow.id)
+    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
+        pool.run_next()
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
+    pool.run_next()                                         # the version, in words
+    qtbot.waitUntil(lambda: panel.shown_version_id is not None, timeout=WAIT)
+    assert panel.readable.model.rowCount() > 0
+    assert panel.json_model.rowCount() == 0                 # not built yet
+    panel.viewer_tabs.setCurrentIndex(ViewerTab.RAW)        # looked at before it arrives
+    assert panel.raw.toPlainText() == ""
+    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
+        pool.run_next()                                     # the tree and the text
+    assert panel.json_model.rowCount() > 0
+    assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[-1]

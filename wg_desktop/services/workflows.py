@@ -22,7 +22,7 @@ from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVersion, utcnow
 from wg_desktop.store.versions import (VersionInfo, add_version, history, latest_version,
-                                       version_json)
+                                       version_at, version_count, version_json, version_number)
 
 EXPORT_FORMAT = "workflowguard-export/1"
 
@@ -116,30 +116,31 @@ class WorkflowQueries:
                 ) -> tuple[VersionInfo, dict[str, Any]]:
         """A version by its number in the history (1 = oldest, as 'history'
         prints it, 'v3' accepted too); the latest by default."""
-        versions = history(workflow)
-        if not versions:
+        count = version_count(workflow)
+        if not count:
             raise WorkflowNotFound(f"'{workflow.name}' has no stored version.")
         if number is None:
-            info = versions[0]
+            position = count
         else:
             text = str(number).strip().lower().removeprefix("v")
             position = int(text) if text.isdigit() else 0
-            if not 1 <= position <= len(versions):
+            if not 1 <= position <= count:
                 raise WorkflowNotFound(f"'{workflow.name}' has no version '{number}' "
-                                       f"(1 to {len(versions)}).")
-            info = versions[len(versions) - position]
+                                       f"(1 to {count}).")
+        info = version_at(workflow, position)
+        if info is None:           # pruned between the count and the read
+            raise WorkflowNotFound(f"'{workflow.name}' has no version '{number}'.")
         return info, version_json(WorkflowVersion.get_by_id(info.id))
 
     def version_by_id(self, workflow: Workflow, version_id: int
                       ) -> tuple[VersionInfo, int, int, dict[str, Any]]:
         """A version by its database id: (info, its number, how many versions
         there are, definition)."""
-        versions = history(workflow)
-        for index, info in enumerate(versions):
-            if info.id == version_id:
-                return (info, len(versions) - index, len(versions),
-                        version_json(WorkflowVersion.get_by_id(info.id)))
-        raise WorkflowNotFound("This version is no longer stored.")
+        found = version_number(workflow, version_id)
+        if found is None:
+            raise WorkflowNotFound("This version is no longer stored.")
+        info, number, total = found
+        return info, number, total, version_json(WorkflowVersion.get_by_id(info.id))
 
     # -- export / import -------------------------------------------------------------------
 

@@ -144,17 +144,55 @@ def add_version(workflow: Workflow, definition: dict[str, Any], *, origin: str,
 
 def history(workflow: Workflow | int) -> list[VersionInfo]:
     """Newest first, metadata only (no body is decompressed)."""
-    rows = (WorkflowVersion.select(WorkflowVersion.id, WorkflowVersion.workflow,
-                                   WorkflowVersion.captured_at, WorkflowVersion.revision_id,
-                                   WorkflowVersion.remote_updated_at, WorkflowVersion.origin,
-                                   WorkflowVersion.content_hash, WorkflowVersion.raw_size,
-                                   pw.fn.LENGTH(WorkflowVersion.body).alias("stored"),
-                                   WorkflowVersion.summary)
-            .where(WorkflowVersion.workflow == workflow)
+    rows = (_info_select().where(WorkflowVersion.workflow == workflow)
             .order_by(WorkflowVersion.captured_at.desc(), WorkflowVersion.id.desc()))
-    return [VersionInfo(r.id, r.workflow_id, r.captured_at, r.revision_id, r.remote_updated_at,
-                        r.origin, r.content_hash, r.raw_size, r.stored, r.summary)
-            for r in rows]
+    return [_info(r) for r in rows]
+
+
+def _info_select() -> pw.ModelSelect:
+    return WorkflowVersion.select(WorkflowVersion.id, WorkflowVersion.workflow,
+                                  WorkflowVersion.captured_at, WorkflowVersion.revision_id,
+                                  WorkflowVersion.remote_updated_at, WorkflowVersion.origin,
+                                  WorkflowVersion.content_hash, WorkflowVersion.raw_size,
+                                  pw.fn.LENGTH(WorkflowVersion.body).alias("stored"),
+                                  WorkflowVersion.summary)
+
+
+def _info(r: WorkflowVersion) -> VersionInfo:
+    return VersionInfo(r.id, r.workflow_id, r.captured_at, r.revision_id, r.remote_updated_at,
+                       r.origin, r.content_hash, r.raw_size, r.stored, r.summary)
+
+
+def version_count(workflow: Workflow | int) -> int:
+    return WorkflowVersion.select().where(WorkflowVersion.workflow == workflow).count()
+
+
+def version_at(workflow: Workflow | int, number: int) -> VersionInfo | None:
+    """The version numbered ``number`` in the history (1 = oldest, as the
+    history lists them), found by its place in the index rather than by
+    reading the whole history: opening one version of a long history costs
+    one indexed row, not a thousand."""
+    if number < 1:
+        return None
+    row = (_info_select().where(WorkflowVersion.workflow == workflow)
+           .order_by(WorkflowVersion.captured_at.asc(), WorkflowVersion.id.asc())
+           .offset(number - 1).limit(1).first())
+    return _info(row) if row is not None else None
+
+
+def version_number(workflow: Workflow | int, version_id: int) -> tuple[VersionInfo, int, int] | None:
+    """(info, its number, how many versions there are) of one stored version
+    of ``workflow``, or None when it is not one of its versions."""
+    row = (_info_select().where((WorkflowVersion.workflow == workflow)
+                                & (WorkflowVersion.id == version_id)).first())
+    if row is None:
+        return None
+    older = (WorkflowVersion.select().where(
+        (WorkflowVersion.workflow == workflow)
+        & ((WorkflowVersion.captured_at < row.captured_at)
+           | ((WorkflowVersion.captured_at == row.captured_at)
+              & (WorkflowVersion.id < row.id)))).count())
+    return _info(row), older + 1, version_count(workflow)
 
 
 def prune(versions: Iterable[WorkflowVersion]) -> int:

@@ -110,14 +110,28 @@ class WorkflowHistory:
 
 @dataclass(frozen=True)
 class LoadedVersion:
-    """A version ready to show (words, tree and text were built off the GUI thread)."""
+    """A version ready to show in words (built off the GUI thread). Its JSON
+    tree and raw text, for the secondary tabs, follow in a second task
+    (:func:`version_detail`): the words are what the user waits for."""
 
     info: VersionInfo
     number: int
     total: int
     words: list[WordLine]
+    document: Any
+
+
+@dataclass(frozen=True)
+class VersionDetail:
+    """A version's JSON tree and pretty text (built off the GUI thread)."""
+
     tree: JsonNode
     raw_text: str
+
+
+def version_detail(document: Any) -> VersionDetail:
+    """Worker thread."""
+    return VersionDetail(build_json_tree(document), format_json(document))
 
 
 class HistoryChanged(LookupError):
@@ -141,8 +155,7 @@ def load_version(queries: WorkflowQueries, workflow_id: int, version_id: int) ->
     except WorkflowNotFound:
         raise HistoryChanged("This version is no longer stored; the history was "
                              "reloaded.") from None
-    return LoadedVersion(info, number, total, readable_lines(document),
-                         build_json_tree(document), format_json(document))
+    return LoadedVersion(info, number, total, readable_lines(document), document)
 
 
 def select_first(editor: QPlainTextEdit, text: str) -> bool:
@@ -290,6 +303,7 @@ class HistoryPanel(QWidget):
         self._version_task: Any = None
         self._shown_version: int | None = None
         self._wanted_version: int | None = None   # open this one when the history arrives
+        self._detail_task: Any = None     # building the open version's tree and text
         self._raw_text = ""              # the open version's JSON text, for the raw view
         self._raw_stale = False          # the raw view does not show _raw_text yet
 
@@ -705,20 +719,34 @@ class HistoryPanel(QWidget):
                              f"{local_time_text(info.captured_at)} · "
                              f"{origin_label(info.origin)}")
         self.readable.set_lines(loaded.words)
-        self.json_model.set_tree(loaded.tree)
-        self.tree.expandToDepth(0)
-        # Laying out a large text costs the GUI thread; only when it is on screen.
-        self._raw_text = loaded.raw_text
+        self.json_model.clear()
+        self._raw_text = ""
         self._raw_stale = True
         self._raw_highlight = None
         if self._highlight is not None and self._highlight[0] == info.id:
             self._apply_highlight(self._highlight[1])
             self._highlight = None
-        if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
-            self._fill_raw()
         self._set_status("")
         self._set_viewer_enabled(True)
-        self.version_loaded.emit(info.id)
+        if self._detail_task is not None:
+            self._detail_task.discard()
+        document = loaded.document
+        self._detail_task = self._run(lambda: version_detail(document),
+                                      on_result=lambda detail: self._show_detail(info.id, detail),
+                                      on_error=self._version_failed)
+
+    def _show_detail(self, version_id: int, detail: VersionDetail) -> None:
+        self._detail_task = None
+        if version_id != self._shown_version:
+            return                              # another version was opened meanwhile
+        self.json_model.set_tree(detail.tree)
+        self.tree.expandToDepth(0)
+        # Laying out a large text costs the GUI thread; only when it is on screen.
+        self._raw_text = detail.raw_text
+        self._raw_stale = True
+        if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
+            self._fill_raw()
+        self.version_loaded.emit(version_id)
 
     def _apply_highlight(self, text: str) -> None:
         """Select the first occurrence of ``text`` in the words; the raw JSON
@@ -790,6 +818,8 @@ class HistoryPanel(QWidget):
                   on_error=lambda error: self._set_status(f"Could not save: {error}"))
 
     def _fill_raw(self) -> None:
+        if not self._raw_text:
+            return               # the text is still being built; filled when it arrives
         if self._raw_stale:
             self.raw.setExtraSelections([])      # marks of the previous version's text
             self.raw.setPlainText(self._raw_text)
