@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from tests.support.channels import RecordingChannel
 from wg_desktop.services.alerts import (Action, AlertNotFound, AlertService, AlertState,
                                         Condition, MuteScope, Policy, Rule, Severity, decide,
                                         decide_event, evaluate)
@@ -115,23 +116,10 @@ def test_event_dedup():
 
 # -- the service ------------------------------------------------------------------------
 
-class Recorder:
-    name = "recorder"
-    target = "memory"
-
-    def __init__(self):
-        self.sent = []
-
-    def send(self, n):
-        from wg_desktop.services.notifiers import DeliveryResult
-        self.sent.append(n)
-        return DeliveryResult(self.name, self.target, True)
-
-
 @pytest.fixture
 def service(ctx):
     clock = {"now": NOW}
-    channel = Recorder()
+    channel = RecordingChannel()
     svc = AlertService(ctx.store, ctx.settings, ctx.audit,
                        dispatcher=Dispatcher([channel], ctx.store),
                        cooldown=dt.timedelta(minutes=30), now=lambda: clock["now"])
@@ -231,7 +219,7 @@ def test_a_failing_dispatcher_does_not_lose_the_alert(ctx):
 @pytest.mark.parametrize("minutes, repeated_after_20", [(15, True), (60, False)])
 def test_the_cooldown_comes_from_the_setting(ctx, minutes, repeated_after_20):
     clock = {"now": NOW}
-    channel = Recorder()
+    channel = RecordingChannel()
     ctx.settings.updated({"alerts.cooldown_minutes": minutes})
     svc = AlertService(ctx.store, ctx.settings, ctx.audit,
                        dispatcher=Dispatcher([channel], ctx.store), now=lambda: clock["now"])

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from tests.support.channels import RecordingChannel
 from wg_desktop.services.alerts import AlertService, Rule, Severity
 from wg_desktop.services.backups import BackupError, BackupService
 from wg_desktop.services.notifiers import Dispatcher, NoticeKind
@@ -16,22 +17,9 @@ from wg_desktop.store.health_models import AlertRecord
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
-class Recorder:
-    name = "memory"
-    target = "memory"
-
-    def __init__(self):
-        self.sent = []
-
-    def send(self, n):
-        from wg_desktop.services.notifiers import DeliveryResult
-        self.sent.append(n)
-        return DeliveryResult(self.name, self.target, True)
-
-
 @pytest.fixture
 def wired(ctx):
-    channel = Recorder()
+    channel = RecordingChannel()
     alerts = AlertService(ctx.store, ctx.settings, ctx.audit,
                           dispatcher=Dispatcher([channel], ctx.store),
                           cooldown=dt.timedelta(minutes=30), now=lambda: NOW)
