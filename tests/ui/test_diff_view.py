@@ -271,8 +271,10 @@ def test_compare_with_live_reads_hubspot_on_the_worker_and_shows_the_drift(
     with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
         pool.run_next()
     qtbot.wait(SELECTION_WAIT_MS)                        # the debounced version load
+    pool.run_next()                                      # the version in words...
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
     with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        pool.run_next()
+        pool.run_next()                                  # ...then its tree and text
     assert panel.live_button.isVisible() and panel.live_button.isEnabled()
 
     reads = flow_reads(demo, flow_id)
