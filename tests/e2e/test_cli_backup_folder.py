@@ -37,3 +37,23 @@ def test_backup_folder_setting_end_to_end(data_dir, tmp_path):
     assert not chosen.exists()
     gone = json.loads(run(["backup", "list", "--json"], env).stdout)
     assert [(b["file"], b["status"]) for b in gone] == [(path, "unreachable")]
+
+
+def test_a_scripted_backup_that_fails_raises_the_alert_and_the_next_good_one_resolves_it(
+        data_dir, tmp_path):
+    env = base_env(data_dir)
+    drive = tmp_path / "usb"
+    assert run(["settings", "set", "backup.folder", str(drive / "wg")], env).returncode == 0
+    drive.rename(tmp_path / "unplugged")
+    assert run(["backup", "now"], env).returncode == 1
+    assert run(["backup", "now"], env).returncode == 1
+    alerts = json.loads(run(["alerts", "list", "--json"], env).stdout)
+    assert [(a["rule"], a["severity"], a["count"]) for a in alerts] == [
+        ("backup_failed", "critical", 2)]
+    assert "is not there" in alerts[0]["message"]
+
+    (tmp_path / "unplugged").rename(drive)                 # plugged back in
+    assert run(["backup", "now"], env).returncode == 0
+    assert json.loads(run(["alerts", "list", "--json"], env).stdout) == []
+    history = json.loads(run(["alerts", "list", "--all", "--json"], env).stdout)
+    assert history[0]["rule"] == "backup_failed" and history[0]["resolved_at"]

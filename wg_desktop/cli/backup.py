@@ -53,7 +53,14 @@ def _size(n: int) -> str:
 
 
 def cmd_backup_now(args: argparse.Namespace, env: CliEnv) -> int:
-    info = BackupService.from_context(env.context()).backup_now()
+    from wg_desktop.services.alerts import build_alert_service
+
+    ctx = env.context()
+    # A scripted backup that fails is heard like the window's: the "backup
+    # failed" alert goes out on the e-mail and webhook channels.
+    if not ctx.store.read_only:
+        build_alert_service(ctx.settings, ctx.store, ctx.audit).subscribe(backups=ctx.backups)
+    info = ctx.backups.backup_now()
     if args.json:
         emit_json(info.as_dict())
     else:

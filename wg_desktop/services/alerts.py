@@ -562,10 +562,18 @@ def build_health_services(settings: Settings, store: Store, audit: AuditLog, hub
     """Wire health checks, alerts and channels over ``hubspot`` (HubSpotServices).
     ``desktop`` is the UI's notification callback (None on the command line)."""
     from wg_desktop.services.health import HealthMonitor
-    from wg_desktop.services.notifiers import channels_from_settings
 
     monitor = HealthMonitor(store, settings, hubspot.connection, hubspot.clients)
-    dispatcher = Dispatcher(channels_from_settings(settings, desktop=desktop), store)
-    alerts = AlertService(store, settings, audit, dispatcher=dispatcher)
+    alerts = build_alert_service(settings, store, audit, desktop=desktop)
     alerts.subscribe(monitor, hubspot.sync)
-    return HealthServices(monitor, alerts, dispatcher)
+    return HealthServices(monitor, alerts, alerts.dispatcher)
+
+
+def build_alert_service(settings: Settings, store: Store, audit: AuditLog, *,
+                        desktop: Any = None) -> AlertService:
+    """Alerts over the channels the settings name (no HubSpot needed): what a
+    command that can fail on its own, such as 'backup now', raises through."""
+    from wg_desktop.services.notifiers import channels_from_settings
+
+    dispatcher = Dispatcher(channels_from_settings(settings, desktop=desktop), store)
+    return AlertService(store, settings, audit, dispatcher=dispatcher)
