@@ -189,7 +189,6 @@ class MarkedTextDelegate(QStyledItemDelegate):
 
 class SearchPage(QWidget):
     searched = Signal(str, int)                 # query, number of hits shown
-    search_failed = Signal(str)
     open_requested = Signal(object)             # the SearchHit to open
 
     def __init__(self, service: SearchService, runner: Callable[..., Any],
@@ -333,7 +332,6 @@ class SearchPage(QWidget):
         self.model.set_hits([])
         message = f"Search failed: {error}"
         self.status.setText(message)
-        self.search_failed.emit(message)
 
     def _show_index_status(self, status: Any) -> None:
         advice = status.advice()

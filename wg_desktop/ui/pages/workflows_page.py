@@ -433,7 +433,6 @@ ANY = None
 
 class WorkflowsPage(QWidget):
     loaded = Signal(int)                  # rows loaded (before filtering)
-    sync_started = Signal(int)            # hub id
     sync_progress = Signal(object)        # SyncProgress, on the GUI thread, coalesced
     sync_finished = Signal(object)        # SyncResult of a completed sync
     sync_failed = Signal(str)             # paused or failed (not emitted on cancel)
@@ -734,7 +733,6 @@ class WorkflowsPage(QWidget):
             lambda: service.sync(hub_id, cancel=cancel, progress=relay.post, interactive=True),
             on_result=self._sync_done, on_error=self._sync_error)
         self._update_sync_button()
-        self.sync_started.emit(hub_id)
 
     def cancel_sync(self) -> None:
         """Ask the running sync to stop; whole batches already stored are kept."""
