@@ -26,6 +26,40 @@ class DatabaseKeyMissing(RuntimeError):
     pass
 
 
+class StoredKeyDamaged(ValueError):
+    """A keychain entry that should hold a 256-bit key in hex does not."""
+
+
+class StoredKeyNotKept(RuntimeError):
+    """The keychain accepted a new key but does not give it back."""
+
+
+def stored_key(secrets: SecretStore, name: str) -> bytes | None:
+    """The 256-bit key kept as hex under ``name``, or None when there is none.
+    Raises StoredKeyDamaged for an entry that is not one."""
+    stored = secrets.get(name)
+    if not stored:
+        return None
+    try:
+        key = bytes.fromhex(stored)
+    except ValueError:
+        key = b""
+    if len(key) != crypto.KEY_BYTES:
+        raise StoredKeyDamaged(name)
+    return key
+
+
+def create_stored_key(secrets: SecretStore, name: str) -> bytes:
+    """A new random key kept under ``name`` and read back before it is used:
+    a keychain that drops writes must not leave data nothing can open.
+    Raises StoredKeyNotKept when the keychain did not keep it."""
+    key = crypto.new_key()
+    secrets.set(name, key.hex())
+    if secrets.get(name) != key.hex():
+        raise StoredKeyNotKept(name)
+    return key
+
+
 def database_key(settings: Settings, secrets: SecretStore | None, database: Path) -> bytes:
     override = settings.environ.get("HUBSPOT_TOKEN_ENCRYPTION_KEY", "")
     if override:
@@ -33,31 +67,27 @@ def database_key(settings: Settings, secrets: SecretStore | None, database: Path
     if secrets is None:
         raise DatabaseKeyMissing("No keychain and no HUBSPOT_TOKEN_ENCRYPTION_KEY: "
                                  "the database key has nowhere to live.")
-    stored = secrets.get(DATABASE_KEY_NAME)
-    if stored:
-        try:
-            key = bytes.fromhex(stored)
-        except ValueError:
-            key = b""
-        if len(key) != crypto.KEY_BYTES:
-            raise DatabaseKeyMissing(
-                f"The database key in {secrets.describe()} is damaged (not 64 hex "
-                "characters). The data was not changed. Restore the keychain entry or set "
-                "HUBSPOT_TOKEN_ENCRYPTION_KEY.")
+    try:
+        key = stored_key(secrets, DATABASE_KEY_NAME)
+    except StoredKeyDamaged:
+        raise DatabaseKeyMissing(
+            f"The database key in {secrets.describe()} is damaged (not 64 hex "
+            "characters). The data was not changed. Restore the keychain entry or set "
+            "HUBSPOT_TOKEN_ENCRYPTION_KEY.") from None
+    if key is not None:
         return key
     if database.exists() and database.stat().st_size > 0:
         raise DatabaseKeyMissing(
             f"The key of {database} is not in {secrets.describe()}. The data was not "
             "changed. Restore the keychain entry, set HUBSPOT_TOKEN_ENCRYPTION_KEY, or "
             "restore a backup into a new data folder.")
-    key = crypto.new_key()
-    secrets.set(DATABASE_KEY_NAME, key.hex())
-    # A database is only ever created with a key the keychain demonstrably
-    # kept: a keychain that drops writes would otherwise leave a store that
-    # nothing can open.
-    if secrets.get(DATABASE_KEY_NAME) != key.hex():
+    # A database is only ever created with a key the keychain demonstrably kept.
+    try:
+        key = create_stored_key(secrets, DATABASE_KEY_NAME)
+    except StoredKeyNotKept:
         raise DatabaseKeyMissing(f"{secrets.describe()} did not keep the new database key; "
-                                 "nothing was created. Check the keychain and start again.")
+                                 "nothing was created. Check the keychain and start again.") \
+            from None
     return key
 
 

@@ -44,6 +44,8 @@ from wg_desktop.instance import holding_start_lock
 from wg_desktop.paths import Paths, make_private_dir
 from wg_desktop.portable import FileLock, LockBusy
 from wg_desktop.security import crypto
+from wg_desktop.security.keys import (StoredKeyDamaged, StoredKeyNotKept, create_stored_key,
+                                      stored_key)
 from wg_desktop.security.secrets import SecretStore
 from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.services.backup_format import (BackupError, BackupFormatError, BackupHeader,
@@ -202,23 +204,17 @@ def backup_key(secrets: SecretStore, *, create: bool) -> bytes | None:
 
     Created on the first backup, under the backup lock, and read back before
     use: a keychain that drops writes must not leave backups nothing opens."""
-    stored = secrets.get(BACKUP_KEY_NAME)
-    if stored:
-        try:
-            key = bytes.fromhex(stored)
-        except ValueError:
-            key = b""
-        if len(key) != crypto.KEY_BYTES:
-            raise BackupError(f"the backup key in {secrets.describe()} is damaged")
+    try:
+        key = stored_key(secrets, BACKUP_KEY_NAME)
+    except StoredKeyDamaged:
+        raise BackupError(f"the backup key in {secrets.describe()} is damaged") from None
+    if key is not None or not create:
         return key
-    if not create:
-        return None
-    key = crypto.new_key()
-    secrets.set(BACKUP_KEY_NAME, key.hex())
-    if secrets.get(BACKUP_KEY_NAME) != key.hex():
+    try:
+        return create_stored_key(secrets, BACKUP_KEY_NAME)
+    except StoredKeyNotKept:
         raise BackupError(f"{secrets.describe()} did not keep the new backup key; "
-                          "no backup was made")
-    return key
+                          "no backup was made") from None
 
 
 def key_resolver(secrets: SecretStore | None,
