@@ -60,7 +60,7 @@ def test_changes_tab_lists_each_sync_newest_first_and_opens_the_version(qtbot, p
         page.lower_tabs.setCurrentIndex(LowerTab.CHANGES)
     assert loaded.args == [2]                      # the edit, then the first capture
     model = page.changes_model
-    first, second = model.entries
+    first, second = model.rows
     assert first.flow_id == flow_id and first.label == "Renamed"
     workflow = Workflow.get(Workflow.flow_id == flow_id)
     version = latest_version(workflow)

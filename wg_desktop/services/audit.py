@@ -83,6 +83,7 @@ class AuditBrowse:
     entries: list[AuditEntry]
     actions: list[str]
     portal_names: dict[int, str]
+    readable: list[str]          # each entry's details in words (readable_details)
 
 
 def readable_details(details: str) -> str:
@@ -362,7 +363,11 @@ class AuditLog:
         with self.store.db.atomic():
             names = {row.hub_id: row.name for row in Portal.select(Portal.hub_id, Portal.name)
                      if row.name}
-            return AuditBrowse(self.entries(query), self.actions(), names)
+            entries = self.entries(query)
+            actions = self.actions()
+        # Worded here, off the GUI thread: up to 10,000 JSON documents.
+        return AuditBrowse(entries, actions, names,
+                           [readable_details(entry.details) for entry in entries])
 
     def _select(self, query: AuditQuery) -> pw.ModelSelect:
         select = AuditEvent.select()

@@ -9,33 +9,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex,
-                            QSortFilterProxyModel, Qt, QTimer, Signal)
+from PySide6.QtCore import (QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer,
+                            Signal)
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from wg_desktop.ui import theme
-from wg_desktop.services.audit import (OUTCOMES, AuditBrowse, AuditEntry, AuditLog,
-                                      AuditQuery, ChainReport, readable_details)
+from wg_desktop.ui.table_model import ListTableModel
+from wg_desktop.services.audit import OUTCOMES, AuditBrowse, AuditLog, AuditQuery, ChainReport
 
 COLUMNS = ("Time", "Action", "Portal", "Outcome", "Details")
 ALL = "All"
 
 
-class AuditTableModel(QAbstractTableModel):
+class AuditTableModel(ListTableModel):
+    headers = COLUMNS
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.entries: list[AuditEntry] = []
         self.details: list[str] = []
         self.portal_names: dict[int, str] = {}
 
-    def set_entries(self, entries: list[AuditEntry],
-                    portal_names: dict[int, str] | None = None) -> None:
-        self.beginResetModel()
-        self.entries = entries
-        self.details = [readable_details(entry.details) for entry in entries]
-        self.portal_names = portal_names or {}
-        self.endResetModel()
+    def show(self, browse: AuditBrowse) -> None:
+        """The entries of one read, their details already in words (worded by
+        the service on the worker, not here on the GUI thread)."""
+        self.details = list(browse.readable)
+        self.portal_names = dict(browse.portal_names)
+        self.set_rows(browse.entries)
 
     def portal_text(self, hub_id: int | None) -> str:
         if hub_id is None:
@@ -43,23 +43,11 @@ class AuditTableModel(QAbstractTableModel):
         name = self.portal_names.get(hub_id)
         return f"{name} ({hub_id})" if name else str(hub_id)
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        entry = self.entries[index.row()]
+        entry = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
@@ -185,7 +173,7 @@ class AuditPage(QWidget):
         self._pending = None
         entries = browse.entries
         self._offer_actions(browse.actions)
-        self.model.set_entries(entries, browse.portal_names)
+        self.model.show(browse)
         self.count_label.setText(f"{len(entries)} entries")
         self.loaded.emit(len(entries))
 

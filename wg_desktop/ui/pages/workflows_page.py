@@ -47,6 +47,7 @@ from wg_desktop.services.schedule import CancelToken, JobCancelled
 from wg_desktop.services.sync import SyncPaused, SyncProgress, SyncResult, SyncService
 from wg_desktop.services.workflows import WorkflowQueries, WorkflowRow
 from wg_desktop.ui.json_tree import plain_tooltip
+from wg_desktop.ui.table_model import ListTableModel
 from wg_desktop.ui.pages.history_panel import HistoryPanel, local_time_text
 
 SEARCH_DEBOUNCE_MS = 200
@@ -312,35 +313,16 @@ CHANGE_COLUMNS = ("When", "Workflow", "What", "Summary", "Portal")
 CHANGE_PORTAL_COLUMN = 4
 
 
-class ChangesTableModel(QAbstractTableModel):
+class ChangesTableModel(ListTableModel):
     """The Changes feed, newest first, as the service answers it."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.entries: list[ChangeEntry] = []
-
-    def set_entries(self, entries: list[ChangeEntry]) -> None:
-        self.beginResetModel()
-        self.entries = list(entries)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(CHANGE_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return CHANGE_COLUMNS[section]
-        return None
+    headers = CHANGE_COLUMNS
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        entry = self.entries[index.row()]
+        entry = self.rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
@@ -768,7 +750,7 @@ class WorkflowsPage(QWidget):
 
     def _show_changes(self, entries: list[ChangeEntry]) -> None:
         self._changes_task = None
-        self.changes_model.set_entries(entries)
+        self.changes_model.set_rows(entries)
         self.changes_status.setText(f"{len(entries):,} change{'s' if len(entries) != 1 else ''}"
                                     " · newest first" if entries else
                                     "No changes recorded yet: they appear after a sync.")
