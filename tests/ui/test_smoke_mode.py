@@ -57,3 +57,15 @@ def test_a_window_that_never_paints_fails_the_run(qtbot, ctx, monkeypatch):
     run, out, err = _run(qtbot, hidden, monkeypatch, paint_timeout_ms=300)
     assert run.exit_code == 1 and out.getvalue() == ""
     assert "painted no frame within 0 s" in err.getvalue()
+
+
+def test_blank_page_icons_fail_the_run(qtbot, window, monkeypatch):
+    """A bundle without Qt's SVG image plugin draws blank page icons: the
+    smoke check says so instead of passing."""
+    from PySide6.QtGui import QIcon
+
+    window.nav.item(1).setIcon(QIcon())
+    run, out, err = _run(qtbot, window, monkeypatch)
+    assert run.exit_code == 1
+    assert err.getvalue().strip().splitlines() == [
+        "smoke: FAILED: page icons not drawn (SVG image plugin missing?): Connection"]

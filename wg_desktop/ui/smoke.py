@@ -88,6 +88,13 @@ class SmokeRun(QObject):
                   f"(device pixel ratio {window.devicePixelRatioF():g})")
         self._say(f"smoke: pages: {', '.join(pages) or 'none'}; showing {current}")
         self._say(f"smoke: talking to {self.target}")
+        # The page icons are drawn by Qt's SVG image plugin: a bundle without
+        # it would show blank icons, not fail, so the smoke check looks.
+        blank = [title for row, title in enumerate(pages)
+                 if nav is not None and nav.item(row).icon().isNull()]
+        if blank:
+            self._finish(f"page icons not drawn (SVG image plugin missing?): {', '.join(blank)}")
+            return
         self._load_web_view()
 
     def _load_web_view(self) -> None:
