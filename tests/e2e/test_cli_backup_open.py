@@ -28,8 +28,10 @@ def test_a_backup_reads_as_it_was_while_the_store_moves_on(data_dir, tmp_path):
         assert listed.returncode == 0, listed.stderr
         assert json.loads(listed.stdout) == then            # the backup, not today's store
         text = run(["backup", "open", backup], env)
-        assert text.returncode == 0 and "Viewing backup of" in text.stderr
-        assert "(read-only)" in text.stderr
+        assert text.returncode == 0 and text.stderr == ""
+        assert text.stdout.startswith("Viewing backup of") and "(read-only)" in text.stdout
+        unknown = run(["backup", "open", backup, "--workflow", "no-such-flow"], env)
+        assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1
 
         history = json.loads(run(["backup", "open", backup, "--workflow", flow_id, "--json"],
                                  env).stdout)

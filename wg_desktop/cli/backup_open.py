@@ -15,7 +15,6 @@ The live store is never written; nothing here is audited as a change.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -50,8 +49,10 @@ def cmd_backup_open(args: argparse.Namespace, env: CliEnv) -> int:
         # Every read below runs with the models bound to the backup (this thread only).
         with opened.store.session():
             hub_id = find_portal(args.portal).hub_id if args.portal else None
-            if not args.json and args.version is None:
-                print(f"{opened.title}: {opened.counts().text()}", file=sys.stderr)
+            if not args.json and args.workflow is None:
+                # First line of the listing, as 'backup list' names its folder;
+                # stderr stays for the one line a failure prints.
+                print(f"{opened.title}: {opened.counts().text()}")
             latest = str(args.version).lower() == "latest"
             read = argparse.Namespace(json=args.json, portal=hub_id, workflow=args.workflow,
                                       version=None if latest else args.version)
