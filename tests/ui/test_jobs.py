@@ -215,3 +215,29 @@ def test_default_pool_is_the_global_pool(qtbot) -> None:
     qtbot.waitUntil(lambda: bool(got), timeout=WAIT_MS)
     assert got[0] != threading.get_ident()
     QThreadPool.globalInstance().waitForDone(WAIT_MS)
+
+
+def test_a_result_for_a_closed_widget_is_dropped_not_raised(qtbot, caplog) -> None:
+    """The page that asked was deleted while the work ran (a window closed):
+    its callback touches a dead Qt object; the runner drops the result."""
+    import logging
+
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    run_off_gui_thread(lambda: "late", on_result=label.setText,
+                       on_error=lambda e: None, pool=SynchronousPool())
+    from shiboken6 import Shiboken
+
+    Shiboken.delete(label)                 # closed before the result arrives
+    with caplog.at_level(logging.INFO, logger="wg_desktop.ui.jobs"):
+        qtbot.wait(50)                     # the delivery, from the event loop
+    assert any("dropped" in r.getMessage() for r in caplog.records)
+
+
+def test_other_runtime_errors_of_a_callback_still_surface(qtbot) -> None:
+    from wg_desktop.ui.jobs import is_deleted_object_error
+
+    assert not is_deleted_object_error(RuntimeError("something else broke"))
+    assert is_deleted_object_error(RuntimeError(
+        "libshiboken: Internal C++ object (PySide6.QtWidgets.QLabel) already deleted."))

@@ -133,7 +133,20 @@ class _Relay(QObject):
     def _deliver(self) -> None:
         # Scheduled first so a raising callback cannot leak the relay.
         self.deleteLater()
-        self._request.deliver()
+        try:
+            self._request.deliver()
+        except RuntimeError as exc:
+            if not is_deleted_object_error(exc):
+                raise
+            # The widget that asked was closed while the work ran: nobody is
+            # left to show the result. Every page's callback gets this one
+            # rule rather than a liveness check of its own.
+            log.info("result of request %s dropped: %s", self._request.token, exc)
+
+
+def is_deleted_object_error(exc: BaseException) -> bool:
+    """The error PySide raises when Python touches a Qt object C++ has deleted."""
+    return isinstance(exc, RuntimeError) and "already deleted" in str(exc)
 
 
 class TaskHandle:
