@@ -84,3 +84,18 @@ def test_the_checker_sees_a_forbidden_import(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     assert violations("store/", RULES["store/"]) == [
         "store/bad.py imports PySide6.QtCore", "store/bad.py imports wg_desktop.hubspot.api"]
+
+
+def test_counting_open_alerts_does_not_load_the_hubspot_client():
+    """The Overview asks the alert service for open alerts on its first load,
+    which can run before the window's first frame: that must not pull in the
+    health checks and the HubSpot client under them (they come after it)."""
+    import subprocess
+
+    probe = ("import sys, wg_desktop.services.alerts, wg_desktop.services.lazy_alerts; "
+             "print(sorted(m for m in ('wg_desktop.services.health', "
+             "'wg_desktop.hubspot.transport.client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=PACKAGE.parent, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -31,17 +31,21 @@ import enum
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from wg_desktop.config import Settings
 from wg_desktop.services.audit import AuditAction, AuditLog
-from wg_desktop.services.health import HealthSample, HealthThresholds
 from wg_desktop.services.notifiers import (DeliveryResult, Dispatcher, Notification,
                                            NoticeKind)
 from wg_desktop.store.db import Store
 from wg_desktop.store.health_models import AlertMute, AlertRecord
 from wg_desktop.store.models import AppState, Outcome, Portal, Workflow, utcnow
 from wg_desktop.store.versions import latest_version
+
+if TYPE_CHECKING:
+    # Types only: the health checks (and the HubSpot client under them) load
+    # when a sample is judged, not when the Overview counts open alerts.
+    from wg_desktop.services.health import HealthSample, HealthThresholds
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +100,7 @@ class Condition:
         return ":".join(p for p in (str(self.rule), self.portal_key or "", self.subject) if p)
 
 
-def evaluate(sample: HealthSample, t: HealthThresholds) -> list[Condition]:
+def evaluate(sample: "HealthSample", t: "HealthThresholds") -> list[Condition]:
     """The conditions one sample shows (pure)."""
     f = sample.figures
     portal = sample.portal_key
@@ -387,9 +391,11 @@ class AlertService:
                                    "event": "acknowledged"})
         return state
 
-    def on_sample(self, sample: HealthSample) -> list[Decision]:
+    def on_sample(self, sample: "HealthSample") -> list[Decision]:
         """Apply one health sample: raise, repeat, reopen and resolve its alerts."""
         now = self.now()
+        from wg_desktop.services.health import HealthThresholds
+
         conditions = evaluate(sample, HealthThresholds.from_settings(self.settings))
         rules = [str(r) for r in SAMPLE_RULES]
         base = ((AlertRecord.portal_key == sample.portal_key) & (AlertRecord.event == False)  # noqa: E712
