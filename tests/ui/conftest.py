@@ -124,3 +124,15 @@ def delete_now(*widgets) -> None:
             widget.close()
             widget.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+
+
+def open_settings_dialog(qtbot, window, open_it=None):
+    """Open the window's settings dialog as the user does (``open_it``: a
+    keystroke, say; the menu's action by default) and return it once shown
+    (it opens after the stored-secret flags are read off the GUI thread)."""
+    from wg_desktop.ui.settings_dialog import SettingsDialog
+
+    (open_it or window.open_settings)()
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(SettingsDialog)),
+                    timeout=5000)
+    return next(d for d in window.findChildren(SettingsDialog) if d.isVisible())

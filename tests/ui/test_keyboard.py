@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QWidget
 
+from tests.ui.conftest import open_settings_dialog
 from wg_desktop.store.models import Portal, Workflow, utcnow
 
 WAIT = 20_000
@@ -100,9 +101,8 @@ def test_help_lists_the_shortcuts_that_the_keys_trigger(qtbot, window, monkeypat
     dialog.reject()
 
     _activate(qtbot, window)
-    with qtbot.waitSignal(window.settings_dialog_opened, timeout=WAIT) as opened:
-        qtbot.keyClick(window.nav, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
-    opened.args[0].reject()
+    open_settings_dialog(qtbot, window, lambda: qtbot.keyClick(
+        window.nav, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)).reject()
 
     _activate(qtbot, window)
     quits: list[bool] = []

@@ -8,6 +8,7 @@ import json
 from PySide6.QtWidgets import QCheckBox, QDialogButtonBox, QLabel, QLineEdit, QSpinBox
 
 from tests.support.context import make_context
+from tests.ui.conftest import open_settings_dialog
 from wg_desktop.services.audit import AuditAction
 from wg_desktop.store.models import Outcome
 
@@ -42,9 +43,9 @@ def test_status_bar_shows_budget_and_last_sync(qtbot, window, ctx):
     from wg_desktop.store.models import Portal, Workflow, utcnow
     Workflow.create(portal=Portal.create(hub_id=1, name="P"), flow_id="9",
                     last_synced_at=utcnow())
-    with qtbot.waitSignal(window.status_refreshed, timeout=5000):
-        window.refresh_status()
-    assert window.statusBar().sync_label.text().startswith("Last sync: 20")
+    window.refresh_status()
+    qtbot.waitUntil(lambda: window.statusBar().sync_label.text().startswith("Last sync: 20"),
+                    timeout=5000)
 
 
 def test_audit_page_lists_filters_searches_and_exports(qtbot, window, ctx, tmp_path):
@@ -97,9 +98,7 @@ def test_audit_page_reads_as_text_with_portal_names(qtbot, window, ctx):
 
 
 def test_settings_dialog_saves_values_and_secrets(qtbot, window, ctx):
-    with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
-        window.open_settings()
-    dialog = opened.args[0]
+    dialog = open_settings_dialog(qtbot, window)
     qtbot.addWidget(dialog)
     spin = dialog.findChild(QSpinBox, "ratelimit.per_minute")
     spin.setValue(42)
@@ -120,9 +119,7 @@ def test_settings_dialog_saves_values_and_secrets(qtbot, window, ctx):
 
 def test_settings_dialog_rejects_invalid_value_without_saving(qtbot, window, ctx,
                                                               monkeypatch):
-    with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
-        window.open_settings()
-    dialog = opened.args[0]
+    dialog = open_settings_dialog(qtbot, window)
     qtbot.addWidget(dialog)
     warnings = []
     monkeypatch.setattr("wg_desktop.ui.settings_dialog.QMessageBox.warning",
@@ -185,9 +182,7 @@ def test_settings_dialog_says_which_secrets_are_stored(qtbot, window, ctx):
     from wg_desktop.security.secrets import setting_key
 
     ctx.secrets.set(setting_key("hubspot.client_secret"), "a-stored-secret-value")
-    with qtbot.waitSignal(window.settings_dialog_opened, timeout=5000) as opened:
-        window.open_settings()
-    dialog = opened.args[0]
+    dialog = open_settings_dialog(qtbot, window)
     qtbot.addWidget(dialog)
     assert dialog.findChild(QLineEdit, "hubspot.client_secret").placeholderText() == \
         "stored — type to replace"

@@ -49,8 +49,6 @@ class _SyncEvents(QObject):
 
 
 class MainWindow(QMainWindow):
-    status_refreshed = Signal(object)   # AppStatus
-    settings_dialog_opened = Signal(object)   # SettingsDialog
     current_portal_changed = Signal(object)   # hub id or None
 
     def __init__(self, ctx: AppContext, scheduler: Any, runner: Callable[..., Any],
@@ -522,7 +520,6 @@ class MainWindow(QMainWindow):
 
     def apply_status(self, status: Any) -> None:
         self.statusBar().show_status(status)
-        self.status_refreshed.emit(status)
         self.reload_portals()
 
     def pause_background(self) -> bool:
@@ -559,7 +556,6 @@ class MainWindow(QMainWindow):
                                 stored_secrets=stored)
         dialog.saved.connect(self._settings_saved)
         dialog.open()
-        self.settings_dialog_opened.emit(dialog)
         return dialog
 
     def _settings_saved(self, keys: list[str]) -> None:
