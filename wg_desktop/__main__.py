@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         # Qt is imported only when the window is wanted, so the CLI starts fast.
-        from wg_desktop.ui.app import run_gui
+        from wg_desktop.ui.launch import run_gui
 
         return run_gui(args.data_dir, minimized=args.minimized)
     if args.minimized:

@@ -74,13 +74,20 @@ def open_secret_store(paths: Paths, settings: Settings, registry: SecretRegistry
 
 def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
                   prompt: PassphrasePrompt | None = None,
-                  secrets: SecretStore | None = None) -> AppContext:
+                  secrets: SecretStore | None = None,
+                  settings: Settings | None = None,
+                  registry: SecretRegistry | None = None) -> AppContext:
     """Open everything the app needs. Raises KeychainUnavailable, SetupError,
-    SettingError, StoreError, InstanceBusy — each with a message meant for the user."""
+    SettingError, StoreError, InstanceBusy — each with a message meant for the user.
+
+    ``settings`` and ``registry``: ones the caller already made (the window
+    reads its settings before the data is open, and its crash handler
+    redacts through the registry); by default they are made here."""
     environ = dict(os.environ if environ is None else environ)
     paths.ensure()
-    registry = SecretRegistry()
-    settings = Settings.load(paths.settings_file, environ)
+    registry = SecretRegistry() if registry is None else registry
+    if settings is None:
+        settings = Settings.load(paths.settings_file, environ)
     for name in ("hubspot.client_secret", "security.token_encryption_key"):
         registry.add(environ.get(BY_KEY[name].env_var, ""))
     # One process at a time reads or creates the instance id, the key and the

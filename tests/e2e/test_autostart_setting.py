@@ -116,7 +116,7 @@ _START_MINIMIZED = """
 import json, sys
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtWidgets import QApplication
-from wg_desktop.ui import app as gui, main_window
+from wg_desktop.ui import launch as gui, main_window
 
 # A timer needs the application's event loop: made here, run_gui reuses it.
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)

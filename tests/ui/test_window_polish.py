@@ -11,7 +11,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from wg_desktop.security.secrets import setting_key
-from wg_desktop.ui.app import create_main_window, quit_on_interrupt
+from wg_desktop.ui.app import create_main_window
+from wg_desktop.ui.launch import quit_on_interrupt
 from wg_desktop.ui.jobs import SynchronousPool
 from wg_desktop.ui.pages.connection_page import ConnectionPage
 

@@ -354,6 +354,12 @@ class Store:
             if opened_here and not self.db.is_closed():
                 self.db.close()
 
+    def end_thread_connection(self) -> None:
+        """Close this thread's connection, if it has one: for a pooled worker
+        that opened the store (see :meth:`session`) and hands it on."""
+        if not self.db.is_closed():
+            self.db.close()
+
     def detach_connection(self) -> Callable[[], None]:
         """Take this thread's connection away from peewee without closing it,
         and return what closes it — to be called on a worker: closing the last

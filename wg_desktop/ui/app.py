@@ -1,109 +1,30 @@
-"""Starting the GUI: the application object, the context (with the keychain
-fallback offer), logging, the crash dialog, the scheduler and the window."""
+"""A window made from an opened context: its scheduler and jobs, its
+runner, the HubSpot services and the demo portal. The start-up sequence that
+uses it is ``ui/launch.py``; tests, scripts and benchmarks build windows here."""
 
 from __future__ import annotations
 
 import functools
 import gc
 import logging
-import os
-import signal
 import sys
-import threading
-import traceback
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from wg_desktop.config import Settings, SettingError
-from wg_desktop.constants import APP_DISPLAY_NAME, APP_ID
-from wg_desktop.context import AppContext, InstanceBusy, SetupError, build_context
-from wg_desktop.logging_setup import configure_logging
-from wg_desktop.paths import Paths
-from wg_desktop.security.keys import DatabaseKeyMissing
-from wg_desktop.security.redaction import SecretRegistry, redact
-from wg_desktop.security.secrets import KeychainUnavailable, WrongPassphrase
+from wg_desktop.context import AppContext
 from wg_desktop.services.job_runs import WriteBehindJobRunStore
 from wg_desktop.services.schedule import DailyAt, Interval, JobSpec
-from wg_desktop.store.db import Store, StoreError
+from wg_desktop.store.db import Store
 from wg_desktop.ui.jobs import run_off_gui_thread
-from wg_desktop.ui.first_paint import after_first_paint
 from wg_desktop.ui.main_window import MainWindow
-from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.scheduler import JobScheduler
-from wg_desktop.ui.single_instance import SingleInstance, bring_forward
-from wg_desktop.ui.smoke import smoke_requested, watch_if_requested
 
 if TYPE_CHECKING:
     from wg_desktop.services.alerts import HealthServices
     from wg_desktop.services.hubspot_setup import HubSpotServices
 
 log = logging.getLogger(__name__)
-
-STARTUP_ERRORS = (SettingError, SetupError, InstanceBusy, DatabaseKeyMissing, StoreError,
-                  WrongPassphrase, OSError)
-
-
-def ask_passphrase(parent: QWidget | None, creating: bool) -> str | None:
-    label = ("Choose a passphrase for the secrets file (you will need it every time "
-             "the app starts):" if creating else "Passphrase of the secrets file:")
-    first, ok = QInputDialog.getText(parent, APP_DISPLAY_NAME, label, QLineEdit.EchoMode.Password)
-    if not ok or not first:
-        return None
-    if creating:
-        again, ok = QInputDialog.getText(parent, APP_DISPLAY_NAME, "Repeat the passphrase:",
-                                         QLineEdit.EchoMode.Password)
-        if not ok or again != first:
-            QMessageBox.warning(parent, APP_DISPLAY_NAME, "The passphrases differ.")
-            return None
-    return first
-
-
-def open_context(paths: Paths) -> AppContext | None:
-    """Build the context, offering the opt-in secrets file when no keychain
-    exists. Returns None when the user gives up (the reason was shown)."""
-    while True:
-        try:
-            return build_context(paths, prompt=lambda creating: ask_passphrase(None, creating))
-        except KeychainUnavailable as exc:
-            choice = QMessageBox.question(
-                None, APP_DISPLAY_NAME,
-                f"{exc}\n\nUse a passphrase-protected secrets file in "
-                f"{paths.config_dir} instead?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-            if choice != QMessageBox.StandardButton.Yes:
-                return None
-            Settings.load(paths.settings_file, {}).updated({"security.secret_backend": "file"})
-        except STARTUP_ERRORS as exc:
-            QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
-            return None
-
-
-def install_crash_handlers(registry: SecretRegistry, parent: Callable[[], QWidget | None]) -> None:
-    """Uncaught exceptions are logged (redacted) and shown in a dialog
-    instead of killing the app silently."""
-
-    def show(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        text = redact("".join(traceback.format_exception(kind, value, tb)), registry)
-        log.critical("uncaught exception\n%s", text)
-        app = QApplication.instance()
-        if app is None or QThread.currentThread() != app.thread():
-            return
-        box = QMessageBox(parent())
-        box.setIcon(QMessageBox.Icon.Critical)
-        box.setWindowTitle(f"{APP_DISPLAY_NAME} — unexpected error")
-        box.setText(redact(f"{kind.__name__}: {value}", registry))
-        box.setInformativeText("The error was logged. Your stored data is unchanged.")
-        box.setDetailedText(text)
-        box.exec()
-
-    sys.excepthook = show
-    threading.excepthook = lambda args: log.critical(
-        "uncaught exception in thread %s\n%s", args.thread.name if args.thread else "?",
-        redact("".join(traceback.format_exception(args.exc_type, args.exc_value,
-                                                  args.exc_traceback)), registry))
-
 
 def retention_job(ctx: AppContext) -> Callable[..., str]:
     def run(cancel: Any, progress: Any) -> str:
@@ -284,6 +205,24 @@ def create_main_window(ctx: AppContext, pool: QThreadPool | Any,
     """The window and its scheduler. ``jobs_later``: the scheduler starts
     empty and :func:`schedule_window_jobs` fills it (after the first frame:
     building the health services for its jobs is work the frame does not need)."""
+    scheduler, runner, bridge, job_pool = _window_parts(ctx, pool, hubspot, jobs_later)
+    window = MainWindow(ctx, scheduler, runner, hubspot=hubspot, hubspot_later=hubspot_later)
+    _adopt(window, scheduler, bridge, job_pool)
+    return window
+
+
+def open_window_data(window: MainWindow, ctx: AppContext, pool: QThreadPool | Any,
+                     hubspot: HubSpotServices | None = None, *,
+                     hubspot_later: Callable[[], HubSpotServices | None] | None = None) -> None:
+    """Hand a window opened before its data (run_gui's) the opened context,
+    with a scheduler whose jobs :func:`schedule_window_jobs` adds later."""
+    scheduler, runner, bridge, job_pool = _window_parts(ctx, pool, hubspot, jobs_later=True)
+    _adopt(window, scheduler, bridge, job_pool)
+    window.open_data(ctx, scheduler, runner, hubspot, hubspot_later)
+
+
+def _window_parts(ctx: AppContext, pool: QThreadPool | Any, hubspot: HubSpotServices | None,
+                  jobs_later: bool) -> tuple[JobScheduler, Callable[..., Any], AlertNotices, Any]:
     # Scheduled jobs get their own pool: a long sync never starves the pages'
     # loads, and stopping the scheduler waits for jobs only.
     job_pool: QThreadPool | Any = pool
@@ -291,15 +230,18 @@ def create_main_window(ctx: AppContext, pool: QThreadPool | Any,
         job_pool = QThreadPool()
         job_pool.setMaxThreadCount(2)
     runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
-    alerts_bridge = AlertNotices()
+    bridge = AlertNotices()
     scheduler = build_scheduler(ctx, StoreSessionPool(job_pool, ctx.store), hubspot,
-                                desktop=alerts_bridge.post, with_jobs=not jobs_later)
-    window = MainWindow(ctx, scheduler, runner, hubspot=hubspot, hubspot_later=hubspot_later)
-    alerts_bridge.setParent(window)
-    alerts_bridge.posted.connect(window.show_alert)
+                                desktop=bridge.post, with_jobs=not jobs_later)
+    return scheduler, runner, bridge, job_pool
+
+
+def _adopt(window: MainWindow, scheduler: JobScheduler, bridge: AlertNotices,
+           job_pool: Any) -> None:
+    bridge.setParent(window)
+    bridge.posted.connect(window.show_alert)
     scheduler.setParent(window)
     window.job_pool = job_pool           # keeps the pool alive as long as the window
-    return window
 
 
 def schedule_window_jobs(window: MainWindow, hubspot: HubSpotServices | None) -> None:
@@ -357,123 +299,3 @@ def connect_demo_portal(window: MainWindow, services: HubSpotServices) -> None:
                   if portal is not None else None,
                   on_error=lambda error: log.warning("could not connect the demo portal: %s",
                                                      error))
-
-
-INTERRUPT_POLL_MS = 200
-
-
-def quit_on_interrupt(quit_app: Callable[[], None], parent: QObject) -> QTimer:
-    """Ctrl-C in the terminal quits as File → Quit does (jobs stopped, layout
-    saved). Python runs signal handlers only between its own bytecodes, and the
-    event loop waits in C++: a timer hands the interpreter control a few times
-    a second so the handler runs."""
-    def interrupted(signum: int, frame: Any) -> None:
-        log.info("interrupted from the terminal; quitting")
-        quit_app()
-
-    signal.signal(signal.SIGINT, interrupted)
-    wake = QTimer(parent, interval=INTERRUPT_POLL_MS)
-    wake.timeout.connect(lambda: None)
-    wake.start()
-    return wake
-
-
-def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
-    """Open the app on ``data_dir``; ``minimized`` starts it in the tray (the
-    login entry's --minimized), where the platform has a tray."""
-    if QCoreApplication.instance() is None:
-        # QtWebEngine (the sign-in view, loaded later) shares OpenGL contexts.
-        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    app = QApplication.instance() or QApplication(sys.argv)
-    app.setApplicationName(APP_DISPLAY_NAME)
-    app.setOrganizationName("WorkflowGuard")
-    app.setWindowIcon(app_icon())
-    # Matches the window to resources/<APP_ID>.desktop (Wayland app id, launchers).
-    app.setDesktopFileName(APP_ID)
-    # The tray keeps the app (and its backups) alive when the window closes.
-    app.setQuitOnLastWindowClosed(False)
-    paths = Paths.resolve(data_dir)
-    # One window per data folder: a second launch brings the first forward
-    # and stops before it opens the store.
-    guard = SingleInstance(paths.data_dir)
-    try:
-        claimed = guard.claim()
-    except OSError as exc:
-        QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
-        return 1
-    if not claimed:
-        if guard.hand_over():
-            log.info("%s is already open in another window; brought it forward", paths.data_dir)
-            return 0
-        QMessageBox.critical(None, APP_DISPLAY_NAME, guard.not_answering())
-        return 1
-    ctx = open_context(paths)
-    if ctx is None:
-        return 1
-    configure_logging(paths, ctx.settings, ctx.registry)
-    pool = QThreadPool.globalInstance()
-    # A read-only store (read-only folder, damaged file) is browsed offline:
-    # no HubSpot calls (their records and budgets are writes) and no
-    # scheduled jobs; the window's banner says why.
-    browsing_only = ctx.store.read_only
-    smoke = smoke_requested(os.environ)
-    # The HubSpot services (the client, the embedded demo portal) are made
-    # after the first frame, which does not need them; the smoke run names
-    # its target when it starts, so it has them made first.
-    hubspot: HubSpotServices | None = None
-    if smoke and not browsing_only:
-        try:
-            hubspot = build_services(ctx)
-        except STARTUP_ERRORS as exc:
-            QMessageBox.critical(None, APP_DISPLAY_NAME, str(exc))
-            ctx.close()
-            return 1
-
-    def services_later() -> HubSpotServices | None:
-        try:
-            return build_services(ctx)
-        except STARTUP_ERRORS as exc:
-            QMessageBox.critical(window, APP_DISPLAY_NAME, str(exc))
-            QTimer.singleShot(0, window.quit)
-            return None
-
-    window = create_main_window(ctx, pool, hubspot, jobs_later=True,
-                                hubspot_later=None if browsing_only or hubspot is not None
-                                else services_later)
-    install_crash_handlers(ctx.registry, lambda: window)
-    guard.activated.connect(lambda: bring_forward(window))
-    if window.tray is None:
-        app.setQuitOnLastWindowClosed(True)
-    app.aboutToQuit.connect(window.scheduler.stop)
-    quit_on_interrupt(window.quit, window)
-    # make dist-check's smoke run (WG_SMOKE_EXIT_AFTER_PAINT): report, then quit.
-    watch_if_requested(window, window.hubspot, os.environ)
-    # Hidden only when the tray can bring it back: without a tray a hidden
-    # window could not be reached at all.
-    if not (minimized and window.tray is not None):
-        window.show()
-    # After the first frame: run before it, these delayed it by ~0.5 s.
-    # HubSpot first, then the jobs (the scheduler starts with them), the
-    # pages not shown yet last.
-    later: list[Callable[[], object]] = [
-        window.ensure_hubspot, lambda: schedule_window_jobs(window, window.hubspot),
-        lambda: reconcile_autostart_later(window)]
-    if not browsing_only:
-        later += [window.scheduler.start, lambda: connect_demo_portal(window, window.hubspot)
-                  if window.hubspot is not None else None]
-    later += [tune_interpreter, window.build_pages_when_idle]
-    after_first_paint(window, later)
-    try:
-        return app.exec()
-    finally:
-        drained = pool.waitForDone(10_000) and window.job_pool.waitForDone(10_000)
-        if drained:
-            window.scheduler.store.close()
-            if window.hubspot is not None:
-                window.hubspot.close()
-            ctx.close()
-        else:
-            # A worker is still inside an HTTP call: closing the store under it
-            # could lose its last write. The process is exiting; leave it be.
-            log.warning("background work did not finish within 10 s; exiting without "
-                        "closing the database")

@@ -10,7 +10,7 @@ paint, and each page is wired to the others when it is built.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QHBoxLayout, QLa
                                QListWidget, QMainWindow, QMenu, QPlainTextEdit, QStackedWidget,
                                QSystemTrayIcon, QTextEdit, QVBoxLayout, QWidget)
 
+from wg_desktop.config import Settings
 from wg_desktop.constants import APP_DISPLAY_NAME
-from wg_desktop.context import AppContext
+from wg_desktop.paths import Paths
 from wg_desktop.services.demo_choice import wants_demo
-from wg_desktop.services.portal_list import browsable_rows
 from wg_desktop.ui import theme
 from wg_desktop.ui.compare_modes import CompareMode, comparison_enabled
 from wg_desktop.ui.resources import app_icon
@@ -32,6 +32,9 @@ from wg_desktop.ui.window.pages import PageSet, PageSpec
 from wg_desktop.ui.window.portal_switcher import PortalSwitcher
 from wg_desktop.ui.window.status_bar import StatusLine
 from wg_desktop.ui.window.transfers import WorkflowTransfers
+
+if TYPE_CHECKING:
+    from wg_desktop.context import AppContext
 
 STATUS_REFRESH_MS = 5_000
 DEMO_BANNER = "Demo portal — sample data, not your HubSpot"
@@ -51,24 +54,37 @@ class _SyncEvents(QObject):
 class MainWindow(QMainWindow):
     current_portal_changed = Signal(object)   # hub id or None
 
-    def __init__(self, ctx: AppContext, scheduler: Any, runner: Callable[..., Any],
+    def __init__(self, ctx: AppContext | None, scheduler: Any = None,
+                 runner: Callable[..., Any] | None = None,
                  parent: QWidget | None = None, hubspot: Any = None,
-                 hubspot_later: Callable[[], Any] | None = None) -> None:
+                 hubspot_later: Callable[[], Any] | None = None, *,
+                 paths: Paths | None = None, settings: Settings | None = None) -> None:
         """``hubspot``: the HubSpotServices, or None (no HubSpot in this
         session). ``hubspot_later`` instead makes them when first needed, at
         the latest by :meth:`ensure_hubspot` (run_gui calls it after the first
-        frame); it returns None when they could not be made."""
+        frame); it returns None when they could not be made.
+
+        ``ctx`` None opens the window before its data, from ``paths`` and
+        ``settings`` alone: run_gui paints it at once and opens the data folder
+        (keychain, database) behind it, then hands it over with
+        :meth:`open_data`. Until then the page list and the menu items that
+        need the data are disabled and the window says it is opening."""
         super().__init__(parent)
-        self.ctx = ctx
-        self.scheduler = scheduler
-        self.runner = runner
+        if ctx is not None:
+            paths, settings = ctx.paths, ctx.settings
+        assert paths is not None and settings is not None, "paths and settings, or a context"
+        self.paths = paths
+        self.settings = settings
+        self.ctx: Any = None               # AppContext once the data is open
+        self.scheduler: Any = None
+        self.runner: Any = None
         self.hubspot: Any = None           # HubSpotServices once attached
         self._hubspot_later = hubspot_later
         self.quitting = False
         self._queries: Any = None
         self._sync_when_shown: int | None = None   # a newly connected portal to sync
         self._link_state: str | None = None        # the Connection page's latest
-        self.layout_state = LayoutState(ctx.paths.config_dir)
+        self.layout_state = LayoutState(paths.config_dir)
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setWindowIcon(app_icon())
         self.resize(default_size(self))
@@ -76,16 +92,21 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setFixedWidth(190)
         self.nav.setIconSize(QSize(20, 20))
+        self.nav.setEnabled(False)          # until the data is open
         self.stack = QStackedWidget()
-        self.setCentralWidget(self._central(ctx))
+        self.stack.setVisible(False)
+        self.opening_label = QLabel("Opening your data…")
+        self.opening_label.setObjectName("openingData")
+        self.opening_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setCentralWidget(self._central(settings))
         self.portal_switcher = PortalSwitcher(
-            runner, None, notify=lambda title, message: self.notify(title, message),
+            self._run_when_open, None, notify=lambda title, message: self.notify(title, message),
             show_message=lambda text, ms: self.statusBar().showMessage(text, ms), parent=self)
         self.portal_switcher.current_changed.connect(self._portal_changed)
         self.portal_switcher.current_portal_updated.connect(self._current_portal_updated)
         self.portal_switcher.loaded.connect(self._portals_loaded)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.portal_switcher)
-        self.pages = PageSet(self.nav, self.stack, ctx.settings.feature_enabled,
+        self.pages = PageSet(self.nav, self.stack, settings.feature_enabled,
                              lambda feature: FeatureOffPage(feature, self.open_settings),
                              self._page_built)
         # The window opens on the Overview: every portal at a glance. The order
@@ -99,45 +120,74 @@ class MainWindow(QMainWindow):
                      PageSpec("Audit log", self._build_audit, feature="audit_logging"),
                      PageSpec("Background jobs", self._build_jobs)):
             self.pages.add(spec, self.palette())
-        # The scheduled backup runs in the scheduler, not the page: list its result too.
-        scheduler.finished.connect(self._job_done_for_backups)
-        scheduler.failed.connect(self._job_done_for_backups)
 
         self.transfers = WorkflowTransfers(self)
         self.menus = WindowMenus(self)
         self.setStatusBar(StatusLine("HubSpot: starting the connection…" if hubspot_later
                                      else "HubSpot not configured"))
-        self.statusBar().follow_jobs(scheduler, self.refresh_status)
-        if hubspot is not None:
-            self.attach_hubspot(hubspot)
         self._build_tray()
         self.layout_state.restore_window(self)
         self._status_timer = QTimer(self, interval=STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
+        if ctx is not None:
+            self.open_data(ctx, scheduler, runner, hubspot, hubspot_later)
+
+    def open_data(self, ctx: AppContext, scheduler: Any, runner: Callable[..., Any],
+                  hubspot: Any = None, hubspot_later: Callable[[], Any] | None = None) -> None:
+        """The opened data folder, its scheduler and its runner: the pages
+        come to life, starting with the Overview."""
+        self.ctx = ctx
+        self.scheduler = scheduler
+        self.runner = runner
+        self._hubspot_later = hubspot_later
+        # A store opened read-only (a read-only folder, a damaged file) says so
+        # where the user looks, with what to do; writing jobs then refuse in one line.
+        notice = ctx.store.notice
+        self.store_banner.setText(f"{notice[0].upper()}{notice[1:]}" if notice else "")
+        self.store_banner.setVisible(bool(notice))
+        self.demo_banner.setVisible(hubspot_later is not None and wants_demo(self.settings))
+        if hubspot is None and hubspot_later is None:
+            self.statusBar().target_label.setText("HubSpot not configured")
+        # The scheduled backup runs in the scheduler, not the page: list its result too.
+        scheduler.finished.connect(self._job_done_for_backups)
+        scheduler.failed.connect(self._job_done_for_backups)
+        self.statusBar().follow_jobs(scheduler, self.refresh_status)
+        self.menus.data_opened()
+        if hubspot is not None:
+            self.attach_hubspot(hubspot)
+        self.opening_label.setVisible(False)
+        self.stack.setVisible(True)
+        self.nav.setEnabled(True)
         self._status_timer.start()
         self.refresh_status()
         self.nav.setCurrentRow(0)
         self.reload_portals()
 
-    def _central(self, ctx: AppContext) -> QWidget:
+    def data_failed(self, message: str) -> None:
+        """The data folder could not be opened: the window says so (run_gui
+        has shown why and is quitting)."""
+        self.opening_label.setText(message)
+
+    def _run_when_open(self, *args: Any, **kwargs: Any) -> Any:
+        """The portal switcher's runner: the window's, once the data is open
+        (it reads the portals only then)."""
+        return self.runner(*args, **kwargs)
+
+    def _central(self, settings: Settings) -> QWidget:
         self.demo_banner = QLabel(DEMO_BANNER)
         self.demo_banner.setObjectName("demoBanner")
         self.demo_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         theme.apply_style(self.demo_banner, "background:${warning_bg};color:${warning_text};"
                           "font-weight:bold;border-bottom:1px solid ${warning_border};padding:6px")
         # Known from the settings before the services exist: the first frame says it.
-        self.demo_banner.setVisible(self._hubspot_later is not None
-                                    and wants_demo(ctx.settings))
-        # A store opened read-only (a read-only folder, a damaged file) says so
-        # where the user looks, with what to do; writing jobs then refuse in one line.
-        notice = ctx.store.notice
-        self.store_banner = QLabel(f"{notice[0].upper()}{notice[1:]}" if notice else "")
+        self.demo_banner.setVisible(self._hubspot_later is not None and wants_demo(settings))
+        self.store_banner = QLabel("")
         self.store_banner.setObjectName("storeBanner")
         self.store_banner.setWordWrap(True)
         self.store_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         theme.apply_style(self.store_banner, "background:${error_bg};color:${error_text};"
                           "font-weight:bold;border-bottom:1px solid ${error_border};padding:6px")
-        self.store_banner.setVisible(bool(notice))
+        self.store_banner.setVisible(False)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -147,6 +197,7 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.nav)
+        row.addWidget(self.opening_label, 1)
         row.addWidget(self.stack, 1)
         column.addLayout(row, 1)
         return central
@@ -155,6 +206,7 @@ class MainWindow(QMainWindow):
 
     def attach_hubspot(self, hubspot: Any) -> None:
         from wg_desktop.services.hubspot_setup import describe_target
+        from wg_desktop.services.portal_list import browsable_rows
 
         self.hubspot = hubspot
         self.demo_banner.setVisible(bool(hubspot.app.is_demo))
@@ -590,7 +642,7 @@ class MainWindow(QMainWindow):
 
     def notify(self, title: str, message: str) -> None:
         """A desktop notification through the tray, when the platform has one."""
-        if self.tray is not None and self.ctx.settings.get("notify.desktop"):
+        if self.tray is not None and self.settings.get("notify.desktop"):
             self.tray.showMessage(title, message, app_icon(), 8000)
 
     def save_ui_state(self) -> None:
@@ -615,7 +667,8 @@ class MainWindow(QMainWindow):
         page = self.built_page("Workflows")
         if page is not None:
             page.cancel_sync()
-        self.scheduler.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.tray is not None:
             self.tray.hide()
         event.accept()

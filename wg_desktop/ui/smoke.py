@@ -69,6 +69,7 @@ class SmokeRun(QObject):
         self._painted = False
         self._holder: QWidget | None = None
         window.installEventFilter(self)
+        window.update()     # a window that painted before its data paints again
         QTimer.singleShot(paint_timeout_ms, self, lambda: self._finish(
             f"the main window painted no frame within {paint_timeout_ms / 1000:.0f} s"))
 

@@ -57,7 +57,9 @@ class OverviewPage(QWidget):
     """Shows an :class:`Overview`; ``open_page`` asks the window to switch pages."""
 
     open_page = Signal(str)
-    loaded = Signal(object)           # the Overview just shown
+    # After every load: the Overview just shown, or None when it could not be
+    # read. run_gui starts the HubSpot services and jobs after the first one.
+    loaded = Signal(object)
 
     def __init__(self, sources: OverviewSources, scheduler: Any,
                  runner: Callable[..., Any], parent: QWidget | None = None) -> None:
@@ -131,6 +133,7 @@ class OverviewPage(QWidget):
     def _failed(self, error: BaseException) -> None:
         self._pending = None
         self.status_label.setText(f"Could not load the overview: {error}")
+        self.loaded.emit(None)
 
     def _loaded(self, overview: Overview) -> None:
         self._pending = None

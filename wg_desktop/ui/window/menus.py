@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QMessageBox, QTreeWidg
 
 from wg_desktop.config import Settings
 from wg_desktop.constants import APP_DISPLAY_NAME, APP_VERSION
-from wg_desktop.context import AppContext
 from wg_desktop.security.redaction import redact
 from wg_desktop.ui.compare_modes import CompareMode, comparison_enabled
 
 if TYPE_CHECKING:
+    from wg_desktop.context import AppContext
     from wg_desktop.ui.main_window import MainWindow
 
 # Keys that act inside a page; the window's own shortcuts come from its actions.
@@ -31,7 +31,7 @@ PAGE_KEYS = (("Tab / Shift+Tab", "Move to the next / previous control"),
              ("Enter", "Open the selected search result"))
 
 
-def diagnostics_text(ctx: AppContext, settings: Settings) -> str:
+def diagnostics_text(ctx: "AppContext", settings: Settings) -> str:
     """What a bug report needs: versions, platform, folders and the settings,
     secrets left out. Secret settings are never read (``Settings.items`` gives
     None for them), and the text goes through the log redactor as well, in case
@@ -70,7 +70,6 @@ class WindowMenus:
 
     def __init__(self, window: "MainWindow") -> None:
         self.window = window
-        self.ctx = window.ctx
         self.shortcuts_dialog: QDialog | None = None
         bar = window.menuBar()
         file_menu = bar.addMenu("&File")
@@ -79,7 +78,7 @@ class WindowMenus:
         self.sync_action.setToolTip("Sync the current portal's workflows (Workflows page)")
         self.sync_action.triggered.connect(window.sync_now)
         self.sync_action.setEnabled(window.hubspot is not None
-                                    and self.ctx.settings.feature_enabled("version_history"))
+                                    and window.settings.feature_enabled("version_history"))
         file_menu.addAction(self.sync_action)
         file_menu.addSeparator()
         self.settings_action = QAction("&Settings…", window)
@@ -109,7 +108,7 @@ class WindowMenus:
             "Compare &two workflows…", lambda: window.open_compare(CompareMode.WORKFLOWS))
         self.compare_file_action = self.compare_menu.addAction(
             "Compare a workflow with a &file…", lambda: window.open_compare(CompareMode.FILE))
-        self.compare_menu.menuAction().setVisible(comparison_enabled(self.ctx.settings))
+        self.compare_menu.menuAction().setVisible(comparison_enabled(window.settings))
         help_menu = bar.addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard shortcuts", window)
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
@@ -117,10 +116,10 @@ class WindowMenus:
         help_menu.addSeparator()
         self.open_logs_action = QAction("Open the &log folder", window)
         self.open_logs_action.triggered.connect(
-            lambda: self.open_folder(self.ctx.paths.log_file.parent))
+            lambda: self.open_folder(window.paths.log_file.parent))
         help_menu.addAction(self.open_logs_action)
         self.open_data_action = QAction("Open the &data folder", window)
-        self.open_data_action.triggered.connect(lambda: self.open_folder(self.ctx.paths.data_dir))
+        self.open_data_action.triggered.connect(lambda: self.open_folder(window.paths.data_dir))
         help_menu.addAction(self.open_data_action)
         self.diagnostics_action = QAction("&Copy diagnostics", window)
         self.diagnostics_action.setToolTip("Versions, platform, folders and settings (secrets "
@@ -128,9 +127,24 @@ class WindowMenus:
         self.diagnostics_action.triggered.connect(self.copy_diagnostics)
         help_menu.addAction(self.diagnostics_action)
         help_menu.addSeparator()
-        about = QAction("&About", window)
-        about.triggered.connect(self.show_about)
-        help_menu.addAction(about)
+        self.about_action = QAction("&About", window)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+        # What needs the data folder waits until it is open (see data_opened).
+        self.data_actions = [self.settings_action, export_action, import_action,
+                             self.backup_action, self.compare_workflows_action,
+                             self.compare_file_action, self.diagnostics_action,
+                             self.about_action]
+        for action in self.data_actions:
+            action.setEnabled(window.ctx is not None)
+
+    @property
+    def ctx(self) -> "AppContext":
+        return self.window.ctx
+
+    def data_opened(self) -> None:
+        for action in self.data_actions:
+            action.setEnabled(True)
 
     # -- Help --------------------------------------------------------------------------
 

@@ -4,13 +4,15 @@ tells the user once when HubSpot stops accepting a portal's sign-in."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QToolBar, QWidget
 
 from wg_desktop.constants import APP_DISPLAY_NAME
-from wg_desktop.services.portal_list import PortalRow
+
+if TYPE_CHECKING:     # the store's models load after the first frame
+    from wg_desktop.services.portal_list import PortalRow
 
 NO_PORTAL = "No portal"
 

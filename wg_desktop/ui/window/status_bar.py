@@ -4,12 +4,14 @@ widens the window."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtWidgets import QProgressBar, QStatusBar, QWidget
 
-from wg_desktop.services.status import AppStatus
 from wg_desktop.ui.widgets import ElidedLabel
+
+if TYPE_CHECKING:     # the store's models load after the first frame
+    from wg_desktop.services.status import AppStatus
 
 
 class StatusLine(QStatusBar):
