@@ -10,7 +10,9 @@ from tests.unit.test_backup_browse import seed
 from wg_desktop.services.backups import BackupService
 from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store.models import Workflow
+from wg_desktop.ui import theme
 from wg_desktop.ui.pages.backup_browser import BackupBrowser
+from wg_desktop.ui.pages.diff_view import DiffView
 
 
 @pytest.fixture
@@ -34,13 +36,34 @@ def _select_backup(qtbot, window):
     return page
 
 
+def _new_browser(qtbot, page, open_it, timeout: int) -> BackupBrowser:
+    """Open a backup as ``open_it`` does; the window it appears in (the page
+    lists the opened backups' windows)."""
+    before = list(page.browsers)
+    open_it()
+    qtbot.waitUntil(lambda: len(page.browsers) == len(before) + 1, timeout=timeout)
+    browser = next(b for b in page.browsers if b not in before)
+    assert browser.isWindow() and browser.isVisible()
+    return browser
+
+
 def _open_browser(qtbot, window) -> BackupBrowser:
     page = _select_backup(qtbot, window)
-    with qtbot.waitSignal(page.backup_opened, timeout=10000) as opened:
-        page.open_selected()
-    browser = opened.args[0]
+    browser = _new_browser(qtbot, page, page.open_selected, timeout=10000)
     qtbot.waitUntil(lambda: browser.page.model.rowCount() == 1, timeout=5000)
     return browser
+
+
+def _restore_outcome(qtbot, page, timeout: int) -> str:
+    """Until the page says how the restore ended (it says "Checking…", then
+    "Restoring…" meanwhile); that one line."""
+    qtbot.waitUntil(lambda: page.status_label.text().startswith(
+        ("Restored the store from ", "Nothing was restored")), timeout=timeout)
+    return page.status_label.text()
+
+
+def _said_as_error(page) -> bool:
+    return theme.hex_color("alert_text") in page.status_label.styleSheet()
 
 
 def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, backup):
@@ -64,10 +87,12 @@ def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, bac
     assert history.live_store_button.isVisible() and history.live_store_button.isEnabled()
     assert browser.restore_history_button.isEnabled()
 
-    with qtbot.waitSignal(history.diff_opened, timeout=5000) as opened:
-        history.compare_with_live_store()
-    view = opened.args[0]
+    view = history.compare_with_live_store()
+    assert view is not None
+    qtbot.waitUntil(lambda: [v for v in history.findChildren(DiffView) if v.isVisible()]
+                    == [view], timeout=5000)
     qtbot.waitUntil(lambda: view.result is not None, timeout=5000)
+    assert view.new_combo.currentText() == "Latest in the live store"
     assert view.result.new_label == "Latest in the live store"
     assert not view.result.identical
     assert any("two" in line or "three" in line for line in view.result.unified)
@@ -88,9 +113,7 @@ def test_several_backups_open_at_once_and_a_portable_file_asks_its_passphrase(
     page = window.backups_page
     monkeypatch.setattr(QInputDialog, "getText",
                         staticmethod(lambda *a, **k: ("a long passphrase", True)))
-    with qtbot.waitSignal(page.backup_opened, timeout=15000) as opened:
-        page.open_file(portable)
-    second = opened.args[0]
+    second = _new_browser(qtbot, page, lambda: page.open_file(portable), timeout=15000)
     qtbot.waitUntil(lambda: second.page.model.rowCount() == 1, timeout=5000)
     assert [r.versions for r in second.page.model.rows] == [3]     # exported after "three"
     assert first.isVisible() and second.isVisible() and len(page.browsers) == 2
@@ -99,6 +122,7 @@ def test_several_backups_open_at_once_and_a_portable_file_asks_its_passphrase(
                         staticmethod(lambda *a, **k: ("wrong passphrase!", True)))
     page.open_file(portable)
     qtbot.waitUntil(lambda: "wrong passphrase" in page.status_label.text(), timeout=15000)
+    assert page.browsers == [first, second]             # no window for it
     for browser in (first, second):
         browser.close()
 
@@ -131,10 +155,10 @@ def test_restore_in_the_window_replaces_the_store_and_reloads_the_pages(
     monkeypatch.setattr(QMessageBox, "question", staticmethod(
         lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.Yes))
     workflows = window.workflows_page
-    with qtbot.waitSignal(page.restore_finished, timeout=20000) as finished:
-        page.restore_selected()
-    text, ok = finished.args
-    assert ok, text
+    page.restore_selected()
+    text = _restore_outcome(qtbot, page, timeout=20000)
+    assert text.startswith("Restored the store from "), text
+    assert not _said_as_error(page)
     assert "The backup holds: 1 portal, 1 workflow, 2 versions" in asked[0]
     assert "The current store holds: 1 portal, 1 workflow, 3 versions" in asked[0]
     assert _versions(ctx) == [2]
@@ -169,12 +193,10 @@ def test_a_failed_restore_leaves_the_current_store_open_and_usable(
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(damage_then_confirm))
-    with qtbot.waitSignal(page.restore_finished, timeout=20000) as finished:
-        page.restore_selected()
-    text, ok = finished.args
-    assert not ok and text.startswith("Nothing was restored: ")
+    page.restore_selected()
+    text = _restore_outcome(qtbot, page, timeout=20000)
+    assert text.startswith("Nothing was restored: ") and _said_as_error(page)
     assert "current store is open as before" in text
-    assert page.status_label.text() == text
     assert _versions(ctx) == [3]
     assert not list(ctx.paths.data_dir.glob("workflowguard.db.before-restore-*"))
     seed(ctx.store, ["four"])            # still writable
@@ -195,10 +217,10 @@ def test_restore_in_a_window_with_real_worker_threads(qtbot, ctx, backup, monkey
         page = _select_backup(qtbot, window)
         monkeypatch.setattr(QMessageBox, "question", staticmethod(
             lambda *a: QMessageBox.StandardButton.Yes))
-        with qtbot.waitSignal(page.restore_finished, timeout=30000) as finished:
-            page.restore_selected()
-        text, ok = finished.args
-        assert ok, text
+        page.restore_selected()
+        text = _restore_outcome(qtbot, page, timeout=30000)
+        assert text.startswith("Restored the store from "), text
+        assert not _said_as_error(page)
         qtbot.waitUntil(lambda: [r.versions for r in window.workflows_page.model.rows] == [2],
                         timeout=10000)
     finally:

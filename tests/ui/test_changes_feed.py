@@ -8,6 +8,7 @@ import httpx
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.ui.test_history_panel import wait_for_version
 from wg_desktop.demo.flows import READ_ONLY_KEYS as DEMO_READ_ONLY
 from wg_desktop.services.changes import parse_remote_time
 from wg_desktop.services.workflows import WorkflowQueries
@@ -56,10 +57,13 @@ def test_changes_tab_lists_each_sync_newest_first_and_opens_the_version(qtbot, p
     put(demo, hub_id, flow_id, lambda b: b.update(name=b["name"] + " (renamed)"))
     with qtbot.waitSignal(page.loaded, timeout=WAIT):
         page.start_sync()
-    with qtbot.waitSignal(page.changes_loaded, timeout=WAIT) as loaded:
-        page.lower_tabs.setCurrentIndex(LowerTab.CHANGES)
-    assert loaded.args == [2]                      # the edit, then the first capture
+    page.lower_tabs.setCurrentIndex(LowerTab.CHANGES)
+    assert page.changes_status.text() == "Loading…"
+    qtbot.waitUntil(lambda: page.changes_status.text() != "Loading…", timeout=WAIT)
+    # The edit, then the first capture.
+    assert page.changes_status.text() == "2 changes · newest first"
     model = page.changes_model
+    assert model.rowCount() == 2
     first, second = model.rows
     assert first.flow_id == flow_id and first.label == "Renamed"
     workflow = Workflow.get(Workflow.flow_id == flow_id)
@@ -68,9 +72,10 @@ def test_changes_tab_lists_each_sync_newest_first_and_opens_the_version(qtbot, p
     assert second.label == "First capture"
     assert page.changes_table.isColumnHidden(4)    # one portal: no portal column
 
-    with qtbot.waitSignal(page.history.version_loaded, timeout=WAIT) as opened:
-        page.changes_table.doubleClicked.emit(model.index(0, 1))
-    assert opened.args == [version.id]
+    assert page.history.shown_version_id is None
+    page.changes_table.doubleClicked.emit(model.index(0, 1))
+    wait_for_version(qtbot, page.history, version.id, timeout=WAIT)
+    assert page.history.title.text() == workflow.name
     assert page.lower_tabs.currentIndex() == LowerTab.HISTORY
     assert page.selected_workflow_id() == workflow.id
     assert page.open_change(second) is False       # a first capture has no workflow

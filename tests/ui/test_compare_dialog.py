@@ -8,7 +8,7 @@ import json
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.support.context import make_context
 from tests.unit.test_compare_sides import PRODUCTION, export_zip, flow, portals  # noqa: F401
@@ -42,12 +42,26 @@ def gone(dialog: CompareDialog) -> bool:
     return not shiboken6.isValid(dialog) or not dialog.isVisible()
 
 
-def open_dialog(qtbot, queries, runner, mode, selected=None) -> CompareDialog:
-    dialog = CompareDialog(queries, runner, mode, selected=selected)
-    with qtbot.waitSignal(dialog.workflows_loaded, timeout=WAIT):
-        dialog.show()
+LOADING = "Loading the stored workflows…"
+
+
+@pytest.fixture
+def host(qtbot) -> QWidget:
+    """The window the dialog is opened from, as the app opens it from the main
+    window: the diff view it opens belongs to that window (a parentless one
+    would have no owner once the dialog is gone)."""
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    return widget
+
+
+def open_dialog(qtbot, host, queries, runner, mode, selected=None) -> CompareDialog:
+    dialog = CompareDialog(queries, runner, mode, selected=selected, parent=host)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.status.text() != LOADING, timeout=WAIT)
     if selected is not None:
         qtbot.waitUntil(lambda: dialog.first.ready, timeout=WAIT)
+        assert dialog.first.version.isEnabled()
     return dialog
 
 
@@ -55,19 +69,13 @@ def pick(qtbot, picker: WorkflowPicker, search: str) -> None:
     """What the user does: type in the search box, click the one row left."""
     qtbot.keyClicks(picker.search, search)
     assert picker.proxy.rowCount() == 1
-    rect = picker.table.visualRect(picker.proxy.index(0, 1))
-    with qtbot.waitSignal(picker.versions_loaded, timeout=WAIT):
-        qtbot.mouseClick(picker.table.viewport(), Qt.MouseButton.LeftButton,
-                         pos=rect.center())
-
-
-def press_compare(qtbot, dialog: CompareDialog) -> PairDiffView:
-    assert dialog.compare_button.isEnabled()
-    with qtbot.waitSignal(dialog.diff_opened, timeout=WAIT) as opened:
-        qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
-    view = opened.args[0]
-    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)
-    return view
+    clicked = picker.proxy.index(0, 1)
+    rect = picker.table.visualRect(clicked)
+    qtbot.mouseClick(picker.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    # Its versions fill the picker's combo, which is disabled until then.
+    qtbot.waitUntil(lambda: picker.version.isEnabled(), timeout=WAIT)
+    assert picker.row is not None and picker.row.id == clicked.data(Qt.ItemDataRole.UserRole)
+    assert picker.version.count() > 0 and picker.version.currentData() is not None
 
 
 def pair_views() -> list[PairDiffView]:
@@ -75,9 +83,26 @@ def pair_views() -> list[PairDiffView]:
             if isinstance(w, PairDiffView) and w.isVisible()]
 
 
-def test_two_workflows_of_two_portals(qtbot, queries, runner, portals):  # noqa: F811
+def showing(view: PairDiffView) -> bool:
+    """The comparison of the chosen sides is on screen (not "Comparing…")."""
+    return (view.result is not None and view.result.old_id == view.old_combo.currentData()
+            and view.result.new_id == view.new_combo.currentData())
+
+
+def press_compare(qtbot, dialog: CompareDialog) -> PairDiffView:
+    assert dialog.compare_button.isEnabled()
+    before = pair_views()
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(pair_views()) == len(before) + 1, timeout=WAIT)
+    view = next(v for v in pair_views() if v not in before)
+    qtbot.waitUntil(lambda: showing(view), timeout=WAIT)
+    return view
+
+
+def test_two_workflows_of_two_portals(qtbot, host, queries, runner, portals):  # noqa: F811
     production, sandbox = portals
-    dialog = open_dialog(qtbot, queries, runner, CompareMode.WORKFLOWS, selected=production.id)
+    dialog = open_dialog(qtbot, host, queries, runner, CompareMode.WORKFLOWS,
+                         selected=production.id)
     assert dialog.first.row.id == production.id                     # preselected
     assert dialog.first.version.currentText().endswith("(latest)")
     assert not dialog.compare_button.isEnabled()                    # no second side yet
@@ -96,42 +121,47 @@ def test_two_workflows_of_two_portals(qtbot, queries, runner, portals):  # noqa:
     assert changed.count(RowTag.CHANGED) == 2          # the delay and the flow id
     assert view.position.text() == "Change 1 of 2"
     # Another version of the first side is compared at once, on the worker.
-    with qtbot.waitSignal(view.diff_shown, timeout=WAIT) as shown:
-        view.old_combo.setCurrentIndex(1)                           # v1: the old name
-    assert "Renamed 'Old name' → 'Onboarding'" in shown.args[0].summary_text()
+    view.old_combo.setCurrentIndex(1)                               # v1: the old name
+    assert view.status.text() == "Comparing…"
+    qtbot.waitUntil(lambda: showing(view), timeout=WAIT)
+    assert "Renamed 'Old name' → 'Onboarding'" in view.result.summary_text()
+    assert "Renamed 'Old name' → 'Onboarding'" in view.summary.toPlainText()
     assert view.grab().save("/tmp/compare-workflows.png")
 
 
-def test_a_workflow_with_a_file(qtbot, queries, runner, portals, tmp_path):  # noqa: F811
+def test_a_workflow_with_a_file(qtbot, host, queries, runner, portals, tmp_path):  # noqa: F811
     production, _ = portals
     edited = flow("41")
     edited["actions"][1]["fields"]["delta"] = "2880"
     path = tmp_path / "flow.json"
     path.write_text(json.dumps(edited))
-    dialog = open_dialog(qtbot, queries, runner, CompareMode.FILE, selected=production.id)
+    dialog = open_dialog(qtbot, host, queries, runner, CompareMode.FILE, selected=production.id)
     assert dialog.second is None and not dialog.compare_button.isEnabled()   # no file yet
     dialog.set_file(path)
     view = press_compare(qtbot, dialog)
     assert view.result.summary_line == DELAY_CHANGE
     assert view.new_combo.itemData(0) == FILE_ID
     assert view.new_combo.currentText() == "File flow.json: 'Onboarding' (41)"
-    with qtbot.waitSignal(view.diff_shown, timeout=WAIT) as shown:
-        view.old_combo.setCurrentIndex(1)                 # v1 against the same file
-    assert "Renamed 'Old name' → 'Onboarding'" in shown.args[0].summary_text()
+    view.old_combo.setCurrentIndex(1)                     # v1 against the same file
+    assert view.status.text() == "Comparing…"
+    qtbot.waitUntil(lambda: showing(view), timeout=WAIT)
+    assert "Renamed 'Old name' → 'Onboarding'" in view.result.summary_text()
+    assert "Renamed 'Old name' → 'Onboarding'" in view.summary.toPlainText()
 
 
-def test_a_file_of_several_workflows_asks_which(qtbot, queries, runner, portals,  # noqa: F811
-                                                tmp_path):
+def test_a_file_of_several_workflows_asks_which(qtbot, host, queries, runner,
+                                                portals, tmp_path):  # noqa: F811
     _, sandbox = portals
     path = export_zip(tmp_path / "export.zip", [(PRODUCTION, "Production", flow("41")),
                                                 (PRODUCTION, "Production",
                                                  flow("77", name="Renewal"))])
-    dialog = open_dialog(qtbot, queries, runner, CompareMode.FILE, selected=sandbox.id)
+    dialog = open_dialog(qtbot, host, queries, runner, CompareMode.FILE, selected=sandbox.id)
     dialog.set_file(path)
     assert dialog.file_workflow.isHidden()
-    with qtbot.waitSignal(dialog.choice_needed, timeout=WAIT) as asked:
-        qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
-    assert asked.args == [2] and dialog.isVisible() and not pair_views()
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    assert dialog.status.text() == "Reading export.zip…"
+    qtbot.waitUntil(lambda: not dialog.file_workflow.isHidden(), timeout=WAIT)
+    assert dialog.file_workflow.count() == 2 and dialog.isVisible() and not pair_views()
     assert "none has flow id 88" in dialog.status.text()
     assert not dialog.file_workflow.isHidden()
     labels = [dialog.file_workflow.itemText(i) for i in range(dialog.file_workflow.count())]
@@ -143,12 +173,12 @@ def test_a_file_of_several_workflows_asks_which(qtbot, queries, runner, portals,
     assert "Renamed 'Onboarding' → 'Renewal'" in view.summary.toPlainText()
 
 
-def test_a_bad_file_is_one_line_and_nothing_opens(qtbot, queries, runner, portals,  # noqa: F811
-                                                  tmp_path):
+def test_a_bad_file_is_one_line_and_nothing_opens(qtbot, host, queries, runner,
+                                                  portals, tmp_path):  # noqa: F811
     production, _ = portals
     path = tmp_path / "broken.json"
     path.write_text("{ nope")
-    dialog = open_dialog(qtbot, queries, runner, CompareMode.FILE, selected=production.id)
+    dialog = open_dialog(qtbot, host, queries, runner, CompareMode.FILE, selected=production.id)
     dialog.set_file(path)
     with qtbot.waitSignal(dialog.failed, timeout=WAIT) as failed:
         qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
@@ -159,22 +189,24 @@ def test_a_bad_file_is_one_line_and_nothing_opens(qtbot, queries, runner, portal
     assert dialog.compare_button.isEnabled()                       # fix the file, try again
 
 
-def test_cancel_does_nothing(qtbot, queries, runner, portals):  # noqa: F811
+def test_cancel_does_nothing(qtbot, host, queries, runner, portals):  # noqa: F811
     production, _ = portals
-    dialog = open_dialog(qtbot, queries, runner, CompareMode.WORKFLOWS, selected=production.id)
+    dialog = open_dialog(qtbot, host, queries, runner, CompareMode.WORKFLOWS,
+                         selected=production.id)
     pick(qtbot, dialog.second, "sandbox")
-    opened = []
-    dialog.diff_opened.connect(opened.append)
+    assert dialog.compare_button.isEnabled()
     before = Workflow.select().count()
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel),
                      Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: gone(dialog), timeout=WAIT)
-    assert opened == [] and not pair_views() and Workflow.select().count() == before
+    qtbot.wait(100)                           # a view opened late would be on screen now
+    assert not pair_views() and Workflow.select().count() == before
 
 
-def test_no_stored_workflow_says_so(qtbot, queries, runner):
-    dialog = open_dialog(qtbot, queries, runner, CompareMode.WORKFLOWS)
+def test_no_stored_workflow_says_so(qtbot, host, queries, runner):
+    dialog = open_dialog(qtbot, host, queries, runner, CompareMode.WORKFLOWS)
     assert "No workflow is stored yet" in dialog.status.text()
+    assert dialog.first.model.rowCount() == 0 and dialog.second.model.rowCount() == 0
     assert not dialog.compare_button.isEnabled()
 
 

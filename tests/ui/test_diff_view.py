@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from tests.ui.test_history_panel import ManualPool
+from tests.ui.test_history_panel import ManualPool, wait_for_history, wait_for_version
 from tests.unit.test_flow_diff import base, set_delay
 from wg_desktop.flows.diff import RowTag
 from wg_desktop.services.workflows import WorkflowQueries
@@ -63,16 +63,29 @@ def open_panel(qtbot, queries, runner, workflow) -> HistoryPanel:
     qtbot.addWidget(panel)
     panel.resize(1000, 520)
     panel.show()
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.show_workflow(workflow.id)
+    panel.show_workflow(workflow.id)
+    wait_for_version(qtbot, panel, queries.history(workflow)[0].id, timeout=WAIT)
     return panel
 
 
+def diff_windows(panel: HistoryPanel) -> list[DiffView]:
+    """The diff views the panel has open on screen."""
+    return [view for view in panel.findChildren(DiffView) if view.isVisible()]
+
+
+def compared(view: DiffView) -> bool:
+    """The comparison of the chosen pair is on screen (not "Comparing…")."""
+    return (view.result is not None and view.result.old_id == view.old_combo.currentData()
+            and view.result.new_id == view.new_combo.currentData())
+
+
 def compare(qtbot, panel: HistoryPanel, **ids) -> DiffView:
-    with qtbot.waitSignal(panel.diff_opened, timeout=WAIT) as opened:
-        view = panel.compare(**ids)
-    assert opened.args == [view]
-    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)   # computed by the runner
+    before = diff_windows(panel)
+    view = panel.compare(**ids)
+    assert view is not None and view not in before
+    qtbot.waitUntil(lambda: view in diff_windows(panel), timeout=WAIT)
+    assert view.isWindow()
+    qtbot.waitUntil(lambda: compared(view), timeout=WAIT)     # computed by the runner
     return view
 
 
@@ -89,8 +102,8 @@ def test_default_pair_is_the_selected_version_and_the_one_before():
 def test_compare_shows_the_grouped_summary_and_highlights_changed_lines(
         qtbot, queries, workflow, runner):
     panel = open_panel(qtbot, queries, runner, workflow)
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.timeline.selectRow(1)                         # v2: the edit
+    panel.timeline.selectRow(1)                             # v2: the edit
+    wait_for_version(qtbot, panel, queries.history(workflow)[1].id, timeout=WAIT)
     view = compare(qtbot, panel)
     assert view.old_combo.currentText().startswith("v1 ·")
     assert view.new_combo.currentText().startswith("v2 ·")
@@ -210,12 +223,14 @@ def test_a_late_answer_for_versions_no_longer_chosen_is_dropped(qtbot, ctx, quer
     first = pool.tasks.pop()
     view.old_combo.setCurrentIndex(view.old_combo.findData(history[2].id))   # ...then v1 → v3
     second = pool.tasks.pop()
-    with qtbot.waitSignal(view.diff_shown, timeout=WAIT):
-        second()
+    assert view.status.text() == "Comparing…"
+    second()
+    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)
     first()
     qtbot.wait(100)
     assert view.result.old_id == history[2].id
-    assert len(view.change_rows()) == 3
+    assert view.old_combo.currentData() == history[2].id
+    assert len(view.change_rows()) == 3 and view.position.text() == "Change 1 of 3"
 
 
 # -- compare with live (demo portal) -------------------------------------------------------
@@ -254,8 +269,10 @@ def live_panel(qtbot, queries, runner, hubspot, workflow, **options) -> HistoryP
     qtbot.addWidget(panel)
     panel.resize(1000, 520)
     panel.show()
-    with qtbot.waitSignals([panel.history_loaded, panel.version_loaded], timeout=WAIT):
-        panel.show_workflow(workflow.id)
+    panel.show_workflow(workflow.id)
+    versions = queries.history(workflow)
+    wait_for_version(qtbot, panel, versions[0].id, timeout=WAIT)
+    assert panel.versions_model.rowCount() == len(versions)
     return panel
 
 
@@ -268,26 +285,28 @@ def test_compare_with_live_reads_hubspot_on_the_worker_and_shows_the_drift(
     qtbot.addWidget(panel)
     panel.show()
     panel.show_workflow(workflow.id)
-    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
-        pool.run_next()
+    pool.run_next()
+    wait_for_history(qtbot, panel, 1, timeout=WAIT)
     qtbot.wait(SELECTION_WAIT_MS)                        # the debounced version load
     pool.run_next()                                      # the version in words...
     qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        pool.run_next()                                  # ...then its tree and text
+    pool.run_next()                                      # ...then its tree and text
+    wait_for_version(qtbot, panel, timeout=WAIT)
     assert panel.live_button.isVisible() and panel.live_button.isEnabled()
 
     reads = flow_reads(demo, flow_id)
-    with qtbot.waitSignal(panel.diff_opened, timeout=WAIT) as opened:
-        qtbot.mouseClick(panel.live_button, Qt.MouseButton.LeftButton)
-    view = opened.args[0]
+    assert diff_windows(panel) == []
+    qtbot.mouseClick(panel.live_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(diff_windows(panel)) == 1, timeout=WAIT)
+    view = diff_windows(panel)[0]
     # Opening the window sent nothing: the read waits on the worker pool.
     assert view.result is None and len(pool.tasks) == 1
     assert flow_reads(demo, flow_id) == reads
     assert view.status.text() == "Reading the live workflow from HubSpot…"
-    with qtbot.waitSignal(view.diff_shown, timeout=WAIT) as shown:
-        pool.run_next()
-    result = shown.args[0]
+    pool.run_next()
+    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)
+    result = view.result
+    assert view.status.text() == "" and view.copy_button.isEnabled()
     assert flow_reads(demo, flow_id) == reads + 1        # fresh, not the sync's cached answer
     assert view.new_combo.currentText() == LIVE_LABEL == result.new_label
     assert view.model.headerData(3, Qt.Orientation.Horizontal) == LIVE_LABEL
@@ -306,9 +325,9 @@ def test_live_is_a_right_side_choice_in_compare_and_equal_content_says_no_differ
     assert view.new_combo.itemData(0) == LIVE_ID and view.old_combo.findData(LIVE_ID) == -1
     # HubSpot back at the stored content: only the revision moved, which is not a change.
     rename_in_hubspot(demo, hub_id, flow_id, workflow.name)
-    view.result = None
+    assert view.result.new_id != LIVE_ID
     view.new_combo.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: view.result is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: compared(view), timeout=WAIT)
     assert view.result.identical and view.summary.toPlainText().endswith(NO_DIFFERENCES_TEXT)
     view.close()
 
@@ -321,10 +340,13 @@ def test_compare_with_live_when_hubspot_refuses_the_token_says_so(
     panel = live_panel(qtbot, queries, runner, hubspot, workflow)
     demo.set_faults(Faults(unauthorized_rate=1.0))
     view = panel.compare_live()
-    with qtbot.waitSignal(view.diff_failed, timeout=WAIT) as failed:
-        pass
-    assert failed.args[0].startswith("Could not read the live workflow:")
+    assert view in diff_windows(panel)
+    assert view.status.text() == "Reading the live workflow from HubSpot…"
+    qtbot.waitUntil(lambda: view.status.text() != "Reading the live workflow from HubSpot…",
+                    timeout=WAIT)
+    assert view.status.text().startswith("Could not read the live workflow:")
     assert view.result is None and not view.copy_button.isEnabled()
+    assert view.summary.toPlainText() == "" and view.model.rowCount() == 0
     demo.set_faults(Faults())
     view.close()
 

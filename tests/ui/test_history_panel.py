@@ -12,7 +12,7 @@ from PySide6.QtCore import QModelIndex, Qt
 
 from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store.models import Portal, PortalStatus, Workflow
-from wg_desktop.store.versions import VersionInfo, add_version
+from wg_desktop.store.versions import add_version
 from wg_desktop.ui.app import StoreSessionPool
 from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.json_tree import (ELIDE_AT, JsonTreeModel, build_json_tree, elide,
@@ -124,12 +124,39 @@ def tree_rows(model: JsonTreeModel, parent: QModelIndex = QModelIndex()) -> list
             for r in range(model.rowCount(parent))]
 
 
+# -- waiting for what the panel shows (shared with the other history tests) -----------------
+
+def history_shown(panel: HistoryPanel, count: int) -> bool:
+    """The timeline lists ``count`` versions and the subtitle says so (it
+    reads "Loading history…" until the history arrives)."""
+    noun = "version" if count == 1 else "versions"
+    return (f" · {count} {noun}" in panel.subtitle.text()
+            and panel.versions_model.rowCount() == count)
+
+
+def version_open(panel: HistoryPanel, version_id: int | None = None) -> bool:
+    """A version (``version_id``, if given) is in the viewer with every tab
+    filled: the words, then the JSON tree and text, which a second task builds."""
+    shown = panel.shown_version_id
+    return (shown is not None and (version_id is None or shown == version_id)
+            and panel.json_model.rowCount() > 0)
+
+
+def wait_for_history(qtbot, panel: HistoryPanel, count: int, timeout: int = WAIT) -> None:
+    qtbot.waitUntil(lambda: history_shown(panel, count), timeout=timeout)
+
+
+def wait_for_version(qtbot, panel: HistoryPanel, version_id: int | None = None,
+                     timeout: int = WAIT) -> None:
+    qtbot.waitUntil(lambda: version_open(panel, version_id), timeout=timeout)
+
+
 def test_timeline_lists_versions_newest_first_with_origin_and_summary(qtbot, queries,
                                                                       workflow, runner):
     panel = make_panel(qtbot, queries, runner)
-    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT) as loaded:
-        panel.show_workflow(workflow.id)
-    assert loaded.args == [3]
+    panel.show_workflow(workflow.id)
+    wait_for_history(qtbot, panel, 3)
+    assert panel.versions_proxy.rowCount() == 3
     assert timeline(panel, 0) == ["v3", "v2", "v1"]
     assert timeline(panel, 2) == ["Import", "Restore", "Sync"]
     assert timeline(panel, 3) == ["Turned on · 1 action added not connected to the start",
@@ -150,14 +177,14 @@ def test_timeline_lists_versions_newest_first_with_origin_and_summary(qtbot, que
 def test_opening_a_version_shows_its_json_in_tree_and_raw_view(qtbot, queries, workflow,
                                                                runner):
     panel = make_panel(qtbot, queries, runner)
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT) as newest:
-        panel.show_workflow(workflow.id)
     history = queries.history(workflow)
-    assert newest.args == [history[0].id]                  # the newest opens by itself
+    panel.show_workflow(workflow.id)
+    wait_for_version(qtbot, panel, history[0].id)          # the newest opens by itself
+    assert panel.caption.text().startswith("v3 of 3")
+    assert panel.timeline.selectionModel().selectedRows()[0].row() == 0
 
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT) as opened:
-        panel.timeline.selectRow(2)                          # v1, the oldest
-    assert opened.args == [history[2].id] == [panel.shown_version_id]
+    panel.timeline.selectRow(2)                              # v1, the oldest
+    wait_for_version(qtbot, panel, history[2].id)
     assert panel.caption.text().startswith("v1 of 3")
 
     model = panel.json_model
@@ -191,8 +218,8 @@ def test_opening_a_version_shows_its_json_in_tree_and_raw_view(qtbot, queries, w
     assert panel.grab().save("/tmp/history-panel-raw.png")
 
     # With the raw view open, choosing another version shows that one's text.
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.timeline.selectRow(0)
+    panel.timeline.selectRow(0)
+    wait_for_version(qtbot, panel, history[0].id)
     assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[2]
 
 
@@ -217,12 +244,10 @@ def test_a_stale_version_load_is_dropped(qtbot, ctx, queries, workflow):
     panel = make_panel(qtbot, queries, functools.partial(
         run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store)))
     history = queries.history(workflow)
-    loaded: list[int] = []
-    panel.version_loaded.connect(loaded.append)
 
     panel.show_workflow(workflow.id)
-    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
-        pool.run_next()
+    pool.run_next()
+    wait_for_history(qtbot, panel, 3)
     # The newest version is selected and its load requested (after the debounce)...
     qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
     newest_load = pool.tasks.pop()
@@ -231,13 +256,15 @@ def test_a_stale_version_load_is_dropped(qtbot, ctx, queries, workflow):
     qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
     pool.run_next()                                         # v1 answers first (words)...
     qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        pool.run_next()                                     # ...then its tree and text
+    pool.run_next()                                         # ...then its tree and text
+    wait_for_version(qtbot, panel, history[2].id)
     newest_load()                                           # the late answer for v3
     qtbot.wait(100)                                         # let it be delivered (or not)
 
-    assert loaded == [history[2].id]
+    # Shown, it would have replaced v1 and asked for v3's tree and text.
+    assert pool.tasks == []
     assert panel.shown_version_id == history[2].id
+    assert dict(tree_rows(panel.json_model))["name"] == '"Onboarding"'
     panel.viewer_tabs.setCurrentIndex(ViewerTab.RAW)
     assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[0]
     assert panel.caption.text().startswith("v1 of 3")
@@ -254,8 +281,8 @@ def test_a_stale_history_load_is_dropped(qtbot, ctx, queries, workflow):
     panel.show_workflow(other.id)
     first, second = pool.tasks
     pool.tasks.clear()
-    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
-        second()
+    second()
+    wait_for_history(qtbot, panel, 1)
     first()
     qtbot.wait(100)
     assert panel.title.text() == "Other" and timeline(panel, 0) == ["v1"]
@@ -263,20 +290,23 @@ def test_a_stale_history_load_is_dropped(qtbot, ctx, queries, workflow):
 
 def test_missing_workflow_is_reported_plainly(qtbot, queries, runner):
     panel = make_panel(qtbot, queries, runner)
-    with qtbot.waitSignal(panel.load_failed, timeout=WAIT) as failed:
-        panel.show_workflow(123_456)
-    assert failed.args == ["This workflow is no longer stored."]
+    panel.show_workflow(123_456)
+    qtbot.waitUntil(lambda: panel.status.text() != "", timeout=WAIT)
+    assert panel.status.text() == "This workflow is no longer stored."
+    assert panel.status.isVisible()
     assert panel.versions_proxy.rowCount() == 0
+    assert panel.caption.text() == "No version selected" and not panel.save_button.isEnabled()
 
 
 def test_a_version_is_saved_as_json_and_the_export_audited(qtbot, ctx, queries, workflow,
                                                           runner, tmp_path):
     panel = make_panel(qtbot, queries, runner)
     assert not panel.save_button.isEnabled()
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.show_workflow(workflow.id)
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.timeline.selectRow(2)                          # v1, the oldest
+    history = queries.history(workflow)
+    panel.show_workflow(workflow.id)
+    wait_for_version(qtbot, panel, history[0].id)
+    panel.timeline.selectRow(2)                              # v1, the oldest
+    wait_for_version(qtbot, panel, history[2].id)
     assert panel.save_button.isEnabled()
     out = tmp_path / "v1.json"
     panel.save_version(out)
@@ -294,8 +324,8 @@ def test_the_words_show_before_the_json_tree_and_text_are_built(qtbot, ctx, quer
     panel = make_panel(qtbot, queries, functools.partial(
         run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store)))
     panel.show_workflow(workflow.id)
-    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
-        pool.run_next()
+    pool.run_next()
+    wait_for_history(qtbot, panel, 3)
     qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
     pool.run_next()                                         # the version, in words
     qtbot.waitUntil(lambda: panel.shown_version_id is not None, timeout=WAIT)
@@ -303,7 +333,6 @@ def test_the_words_show_before_the_json_tree_and_text_are_built(qtbot, ctx, quer
     assert panel.json_model.rowCount() == 0                 # not built yet
     panel.viewer_tabs.setCurrentIndex(ViewerTab.RAW)        # looked at before it arrives
     assert panel.raw.toPlainText() == ""
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        pool.run_next()                                     # the tree and the text
-    assert panel.json_model.rowCount() > 0
+    pool.run_next()                                         # the tree and the text
+    qtbot.waitUntil(lambda: panel.json_model.rowCount() > 0, timeout=WAIT)
     assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[-1]

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStyleOptionViewItem
 
+from tests.ui.test_history_panel import wait_for_version
 from tests.unit.test_flow_diff import base
 from wg_desktop.flows.words import LineKind, WordLine
 from wg_desktop.services.workflows import WorkflowQueries
@@ -35,8 +36,9 @@ def test_the_readable_tab_shows_the_trigger_first_and_branches_indented(
     qtbot.addWidget(panel)
     panel.resize(1000, 520)
     panel.show()
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.show_workflow(branching_workflow.id)
+    panel.show_workflow(branching_workflow.id)
+    newest = branching_workflow.versions.order_by(-branching_workflow.versions.model.id).first()
+    wait_for_version(qtbot, panel, newest.id, timeout=WAIT)
 
     assert panel.viewer_tabs.currentIndex() == ViewerTab.READABLE
     assert [panel.viewer_tabs.tabText(i) for i in range(3)] == ["Readable", "JSON tree",

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.ui.test_history_panel import wait_for_history, wait_for_version
 from wg_desktop.demo.flows import READ_ONLY_KEYS as DEMO_READ_ONLY
 from wg_desktop.services.restore import ORIGIN_RESTORE, READ_ONLY_KEYS, RestoreService
 from wg_desktop.services.workflows import WorkflowQueries
@@ -67,18 +68,26 @@ def panel(qtbot, ctx, hubspot, runner):
 
 def load(qtbot, panel, workflow) -> None:
     # Until the newest version is open too: no load is left in flight at teardown.
-    with qtbot.waitSignals([panel.history_loaded, panel.version_loaded], timeout=WAIT):
-        panel.show_workflow(workflow.id)
+    versions = history(workflow)
+    panel.show_workflow(workflow.id)
+    wait_for_history(qtbot, panel, len(versions), timeout=WAIT)
+    wait_for_version(qtbot, panel, versions[0].id, timeout=WAIT)
+
+
+def restore_dialogs(panel) -> list[RestoreDialog]:
+    """The restore dialogs the panel has open on screen."""
+    return [d for d in panel.findChildren(RestoreDialog) if d.isVisible()]
 
 
 def open_dialog(qtbot, panel, workflow, number) -> RestoreDialog:
     load(qtbot, panel, workflow)
     versions = history(workflow)
     version_id = versions[len(versions) - number].id
-    with qtbot.waitSignal(panel.restore_opened, timeout=WAIT) as opened:
-        # The dialog starts planning at once; catch its first plan.
-        panel.restore_version(version_id)
-    dialog = opened.args[0]
+    assert restore_dialogs(panel) == []
+    # The dialog starts planning at once; catch its first plan.
+    dialog = panel.restore_version(version_id)
+    assert dialog is not None
+    qtbot.waitUntil(lambda: restore_dialogs(panel) == [dialog], timeout=WAIT)
     qtbot.waitUntil(lambda: dialog.stage is not Stage.PLANNING, timeout=WAIT)
     return dialog
 
@@ -111,9 +120,10 @@ def test_confirm_applies_then_undo_is_offered_and_works(qtbot, panel, edited, de
     hub_id, flow_id, workflow, original = edited
     edited_flow = demo.get_flow(hub_id, flow_id)
     dialog = open_dialog(qtbot, panel, workflow, 1)
-    with qtbot.waitSignal(dialog.applied, timeout=WAIT) as applied, \
-            qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
+    with qtbot.waitSignal(dialog.applied, timeout=WAIT) as applied:
         qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+    # The panel reloads its history: the restore stored versions.
+    wait_for_history(qtbot, panel, len(history(workflow)), timeout=WAIT)
     qtbot.wait(300)            # the reloaded history reopens its version (debounced)
     result = applied.args[0]
     assert comparable(demo.get_flow(hub_id, flow_id)) == comparable(original)
@@ -122,10 +132,12 @@ def test_confirm_applies_then_undo_is_offered_and_works(qtbot, panel, edited, de
     assert panel.versions_model.rowCount() == len(history(workflow))    # reloaded
     assert dialog.undo_button.isVisible() and dialog.undo_button.isEnabled()
 
-    with qtbot.waitSignal(dialog.plan_shown, timeout=WAIT) as shown:
-        qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
-    undo_plan = shown.args[0]
+    qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
+    assert not dialog.restore_button.isEnabled()          # planning the undo
+    qtbot.waitUntil(lambda: dialog.restore_button.isEnabled(), timeout=WAIT)
+    undo_plan = dialog.plan
     assert undo_plan.target_version_id == result.undo_version_id
+    assert f"to version {result.undo_number} of " in dialog.headline.text()
     assert dialog.stage is Stage.READY and dialog.restore_button.text() == "Undo restore"
     assert comparable(demo.get_flow(hub_id, flow_id)) == comparable(original)   # not yet
     with qtbot.waitSignal(dialog.applied, timeout=WAIT):
@@ -137,10 +149,12 @@ def test_confirm_applies_then_undo_is_offered_and_works(qtbot, panel, edited, de
 def test_restore_as_turned_off_plans_again_and_applies_turned_off(qtbot, panel, edited, demo):
     hub_id, flow_id, workflow, _ = edited
     dialog = open_dialog(qtbot, panel, workflow, 1)
-    assert not dialog.plan.as_disabled
-    with qtbot.waitSignal(dialog.plan_shown, timeout=WAIT) as shown:
-        dialog.as_disabled.setChecked(True)
-    assert shown.args[0].as_disabled and "turned off" in dialog.headline.text()
+    assert not dialog.plan.as_disabled and "turned off" not in dialog.headline.text()
+    dialog.as_disabled.setChecked(True)
+    assert dialog.plan is None and not dialog.restore_button.isEnabled()    # planning again
+    qtbot.waitUntil(lambda: dialog.restore_button.isEnabled(), timeout=WAIT)
+    assert dialog.plan.as_disabled and "turned off" in dialog.headline.text()
+    assert dialog.as_disabled.isChecked()
     with qtbot.waitSignal(dialog.applied, timeout=WAIT):
         dialog.confirm()
     assert demo.get_flow(hub_id, flow_id)["isEnabled"] is False
@@ -151,10 +165,14 @@ def test_conflict_shows_the_new_plan_instead_of_overwriting(qtbot, panel, edited
     dialog = open_dialog(qtbot, panel, workflow, 1)
     edit(demo, hub_id, flow_id, " again")          # someone saves in HubSpot meanwhile
     theirs = demo.get_flow(hub_id, flow_id)
-    with qtbot.waitSignal(dialog.plan_shown, timeout=WAIT) as shown:
-        dialog.confirm()
+    planned_against_theirs = f"Planned against live revision {theirs['revisionId']}."
+    assert not dialog.headline.text().endswith(planned_against_theirs)
+    dialog.confirm()
+    assert dialog.stage is Stage.APPLYING and not dialog.restore_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.restore_button.isEnabled(), timeout=WAIT)
     assert demo.get_flow(hub_id, flow_id) == theirs              # not overwritten
-    assert shown.args[0].live_revision_id == str(theirs["revisionId"])
+    assert dialog.plan.live_revision_id == str(theirs["revisionId"])
+    assert dialog.headline.text().endswith(planned_against_theirs)
     assert dialog.stage is Stage.READY and "since the plan was made" in dialog.message.text()
     assert "again" in dialog.changes.toPlainText()
     with qtbot.waitSignal(dialog.applied, timeout=WAIT):           # confirmed again: applies
@@ -183,6 +201,7 @@ def test_restore_is_offered_only_for_synced_workflows_with_hubspot(qtbot, ctx, r
     without.show()
     load(qtbot, without, workflow)
     assert not without.restore_button.isVisible() and without.restore_version() is None
+    assert without.findChildren(RestoreDialog) == []
 
     Workflow.update(source="imported").where(Workflow.id == workflow.id).execute()
     service = RestoreService(ctx.store, ctx.audit, None, ctx.settings)   # never reached
@@ -191,3 +210,4 @@ def test_restore_is_offered_only_for_synced_workflows_with_hubspot(qtbot, ctx, r
     imported.show()
     load(qtbot, imported, workflow)
     assert not imported.restore_button.isVisible() and imported.restore_version() is None
+    assert imported.findChildren(RestoreDialog) == []

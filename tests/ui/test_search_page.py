@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 
-from tests.ui.test_history_panel import ManualPool
+from tests.ui.test_history_panel import ManualPool, wait_for_history, wait_for_version
 from wg_desktop.demo.data import FlowStore
 from wg_desktop.services.search import SearchService
 from wg_desktop.services.workflows import WorkflowQueries
@@ -68,7 +68,6 @@ def make_page(qtbot, ctx, runner) -> SearchPage:
 def shown(page: SearchPage, column: Column) -> list[str]:
     return [page.model.index(r, column).data() for r in range(page.model.rowCount())]
 
-
 def test_snippet_html_bolds_the_matches_and_escapes_the_rest():
     snippet = Snippet("actions[actionId=3].webhookUrl", "<b>x</b> https://erp.example.com",
                       ((9, 12),))
@@ -83,9 +82,10 @@ def test_typing_a_query_and_enter_lists_the_hits_with_the_match_marked(qtbot, ct
                                                                        runner):
     page = make_page(qtbot, ctx, runner)
     qtbot.keyClicks(page.query, "drifted-endpoint")
-    with qtbot.waitSignal(page.searched, timeout=WAIT) as searched:
-        qtbot.keyClick(page.query, Qt.Key.Key_Return)
-    assert searched.args == ["drifted-endpoint", 1]
+    qtbot.keyClick(page.query, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.status.text() != "Searching…", timeout=WAIT)
+    assert page.query.text() == "drifted-endpoint"
+    assert page.model.rowCount() == 1
     flow = synced["drifted"]
     assert shown(page, Column.WORKFLOW) == [flow.name]
     assert shown(page, Column.PORTAL) == ["Demo portal"]
@@ -97,9 +97,9 @@ def test_typing_a_query_and_enter_lists_the_hits_with_the_match_marked(qtbot, ct
 
     page.query.clear()
     qtbot.keyClicks(page.query, "hooks.example.com")   # in both versions of the drifted one
-    with qtbot.waitSignal(page.searched, timeout=WAIT) as searched:
-        qtbot.keyClick(page.query, Qt.Key.Key_Return)
-    assert searched.args[1] > 2
+    qtbot.keyClick(page.query, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.model.rowCount() > 2, timeout=WAIT)
+    assert page.status.text() == f"{page.model.rowCount()} matching versions."
     assert "v1 of 2" in [v for w, v in zip(shown(page, Column.WORKFLOW),
                                            shown(page, Column.VERSION)) if w == flow.name]
     assert page.grab().save("/tmp/search-page.png")
@@ -107,9 +107,10 @@ def test_typing_a_query_and_enter_lists_the_hits_with_the_match_marked(qtbot, ct
 
 def test_typing_alone_searches_after_a_pause(qtbot, ctx, synced, runner):
     page = make_page(qtbot, ctx, runner)
-    with qtbot.waitSignal(page.searched, timeout=WAIT) as searched:
-        qtbot.keyClicks(page.query, "Newsletter")
-    assert searched.args == ["Newsletter", 1]
+    qtbot.keyClicks(page.query, "Newsletter")
+    assert page.status.text() == "Type words to find every version that contains them."
+    qtbot.waitUntil(lambda: page.status.text() == "1 matching version.", timeout=WAIT)
+    assert page.query.text() == "Newsletter"
     assert shown(page, Column.WORKFLOW) == ["Newsletter double opt-in (DACH)"]
 
 
@@ -124,8 +125,9 @@ def test_a_late_answer_of_an_older_search_does_not_overwrite_a_newer_one(qtbot, 
     page.search_now()
     older, newer = pool.tasks
     pool.tasks.clear()
-    with qtbot.waitSignal(page.searched, timeout=WAIT):
-        newer()
+    newer()
+    qtbot.waitUntil(lambda: page.status.text() != "Searching…", timeout=WAIT)
+    assert shown(page, Column.WORKFLOW) == ["Newsletter double opt-in (DACH)"]
     older()
     qtbot.wait(100)                                      # let it be delivered (or not)
     assert shown(page, Column.WORKFLOW) == ["Newsletter double opt-in (DACH)"]
@@ -136,8 +138,8 @@ def test_activating_a_hit_asks_to_open_that_workflow_at_that_version(qtbot, ctx,
                                                                      runner):
     page = make_page(qtbot, ctx, runner)
     page.query.setText("drifted-endpoint")
-    with qtbot.waitSignal(page.searched, timeout=WAIT):
-        page.search_now()
+    page.search_now()
+    qtbot.waitUntil(lambda: page.status.text() == "1 matching version.", timeout=WAIT)
     page.table.setFocus()
     with qtbot.waitSignal(page.open_requested, timeout=WAIT) as opened:
         qtbot.keyClick(page.table, Qt.Key.Key_Return)
@@ -162,8 +164,8 @@ def test_the_window_lists_search_after_workflows_and_opens_a_hit_in_the_history(
     assert page.query.hasFocus()                        # Ctrl+F from anywhere on the page
 
     qtbot.keyClicks(page.query, "drifted-endpoint")
-    with qtbot.waitSignal(page.searched, timeout=WAIT):
-        qtbot.keyClick(page.query, Qt.Key.Key_Return)
+    qtbot.keyClick(page.query, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.status.text() == "1 matching version.", timeout=WAIT)
     flow = synced["drifted"]
     history = window.workflows_page.history
     first_version = flow.versions.order_by(flow.versions.model.id).first()
@@ -202,17 +204,17 @@ def open_hit(qtbot, ctx, runner, query, highlight=None):
     """Search ``query`` on the page, open the first hit in a history panel."""
     page = make_page(qtbot, ctx, runner)
     page.query.setText(query)
-    with qtbot.waitSignal(page.searched, timeout=WAIT):
-        page.search_now()
+    page.search_now()
+    qtbot.waitUntil(lambda: page.status.text() != "Searching…", timeout=WAIT)
+    assert page.model.rowCount() > 0
     hit = page.model.hit_at(0)
     panel = HistoryPanel(WorkflowQueries(ctx.store, ctx.audit), runner)
     qtbot.addWidget(panel)
     panel.resize(1000, 520)
     panel.show()
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.show_version(hit.workflow_id, hit.version_id,
-                           highlight=highlight if highlight is not None else match_text(hit))
-    assert panel.shown_version_id == hit.version_id
+    panel.show_version(hit.workflow_id, hit.version_id,
+                       highlight=highlight if highlight is not None else match_text(hit))
+    wait_for_version(qtbot, panel, hit.version_id, timeout=WAIT)
     return panel, hit
 
 
@@ -237,8 +239,8 @@ def test_opening_a_hit_selects_the_match_in_the_words_and_in_the_raw_json(
     flow = synced["drifted"]
     first = flow.versions.order_by(flow.versions.model.id).first()
     assert first.id != hit.version_id
-    with qtbot.waitSignal(panel.version_loaded, timeout=WAIT):
-        panel.show_version(hit.workflow_id, first.id)
+    panel.show_version(hit.workflow_id, first.id)
+    wait_for_version(qtbot, panel, first.id, timeout=WAIT)
     assert panel.raw_selection() == "" and panel.raw.extraSelections() == []
     assert panel.readable.selected_row() is None
 
@@ -254,9 +256,11 @@ def test_a_match_the_words_do_not_show_brings_the_raw_json_forward(qtbot, ctx, s
 def test_a_hit_in_the_version_already_open_is_highlighted_too(qtbot, ctx, synced, runner):
     panel, hit = open_hit(qtbot, ctx, runner, "drifted-endpoint", highlight="no such text")
     assert panel.readable.selected_row() is None
-    with qtbot.waitSignal(panel.history_loaded, timeout=WAIT):
-        panel.show_version(hit.workflow_id, hit.version_id, highlight="Settings")
+    panel.show_version(hit.workflow_id, hit.version_id, highlight="Settings")
+    assert panel.subtitle.text() == "Loading history…"
+    wait_for_history(qtbot, panel, 2, timeout=WAIT)          # the drifted one's two versions
     qtbot.wait(SELECTION_DEBOUNCE_MS + 50)                  # no second load comes
+    assert panel.shown_version_id == hit.version_id
     lines = panel.readable.shown_lines()
     assert lines[panel.readable.selected_row()] == (0, "Settings")
 

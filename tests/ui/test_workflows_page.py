@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import shutil
 
 import pytest
@@ -11,6 +12,7 @@ from PySide6.QtCore import QPoint, Qt, QThreadPool
 from PySide6.QtGui import QFontMetrics, QImage
 from PySide6.QtWidgets import QLabel, QStyledItemDelegate
 
+from tests.ui.test_history_panel import version_open
 from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
 from wg_desktop.services.hubspot_setup import build_hubspot_services
 from wg_desktop.services.sync import SyncProgress, SyncResult
@@ -265,8 +267,10 @@ def test_offline_banner_disables_sync_but_keeps_browsing(qtbot, offline_capable_
     page.search.setText("gamma")                     # still browsable
     page.apply_filter()
     assert 0 < page.proxy.rowCount() < ROWS
-    with qtbot.waitSignal(page.history.version_loaded, timeout=WAIT):
-        page.table.selectRow(0)
+    page.table.selectRow(0)
+    first = page.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole)
+    qtbot.waitUntil(lambda: page.history.workflow_id == first and version_open(page.history),
+                    timeout=WAIT)
     assert page.history.title.text() == shown(page)[0]
     page.grab().save("/tmp/workflows-page-offline.png")
 
@@ -289,8 +293,10 @@ def test_html_name_renders_as_text(qtbot, page, tmp_path):
     # The tooltip is escaped markup, so it too shows the characters.
     assert "&lt;b&gt;Bold&lt;/b&gt;" in cell.data(Qt.ItemDataRole.ToolTipRole)
 
-    with qtbot.waitSignal(page.history.version_loaded, timeout=WAIT):
-        page.table.selectRow(0)
+    page.table.selectRow(0)
+    first = page.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole)
+    qtbot.waitUntil(lambda: page.history.workflow_id == first and version_open(page.history),
+                    timeout=WAIT)
     title = page.history.title
     assert title.text() == HTML_NAME
     assert title.textFormat() == Qt.TextFormat.PlainText
@@ -324,14 +330,16 @@ def test_sync_now_shows_progress_and_summary(qtbot, ctx, runner):
             with qtbot.waitSignal(page.loaded, timeout=WAIT):
                 page.set_portal(hub_id)
             assert page.model.rowCount() == 0 and page.sync_button.isEnabled()
-            progress: list[SyncProgress] = []
-            page.sync_progress.connect(progress.append)
             with qtbot.waitSignal(page.sync_finished, timeout=WAIT) as finished:
                 qtbot.mouseClick(page.sync_button, Qt.MouseButton.LeftButton)
                 assert not page.sync_button.isEnabled()        # no second sync meanwhile
+                assert page.progress.isVisible() and page.cancel_button.isVisible()
             result: SyncResult = finished.args[0]
             assert result.listed == 250 and result.stored == 250
-            assert progress and progress[-1] == SyncProgress("done", 250, 250, 250, 250)
+            # The last progress shown before the bar went away: all of it done.
+            assert page.progress_label.text() == progress_text(
+                SyncProgress("done", 250, 250, 250, 250))
+            assert page.progress.maximum() == page.progress.value() == 250
             assert page.progress.isHidden() and page.progress_label.isHidden()
             assert page.status.text() == f"Sync finished: {result.summary()}."
             qtbot.waitUntil(lambda: page.model.rowCount() == 250, timeout=WAIT)
@@ -349,6 +357,12 @@ def test_sync_now_shows_progress_and_summary(qtbot, ctx, runner):
             assert page.sync_button.isEnabled() and not page.syncing
         finally:
             hub.clients.close()
+
+
+def shown_stored(page) -> int:
+    """The new versions stored so far, as the progress line says (0 before it does)."""
+    said = re.search(r"([\d,]+) new versions stored$", page.progress_label.text())
+    return int(said.group(1).replace(",", "")) if said else 0
 
 
 @pytest.fixture
@@ -372,11 +386,9 @@ def test_cancel_mid_sync_keeps_whole_batches(qtbot, ctx, threaded_runner):
             page.show()
             with qtbot.waitSignal(page.loaded, timeout=WAIT):
                 page.set_portal(hub_id)
-            seen: list[SyncProgress] = []
-            page.sync_progress.connect(seen.append)
             page.sync_button.click()
             assert page.syncing and page.cancel_button.isVisible()
-            qtbot.waitUntil(lambda: any(p.stored >= 100 for p in seen), timeout=WAIT)
+            qtbot.waitUntil(lambda: shown_stored(page) >= 100, timeout=WAIT)
             assert page.progress.isVisible()
             assert page.progress_label.text().startswith("600 listed · 600 to fetch")
             page.grab().save("/tmp/workflows-page-syncing.png")

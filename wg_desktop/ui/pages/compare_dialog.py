@@ -89,7 +89,6 @@ class WorkflowPicker(QWidget):
     """One side: a searchable list of workflows and the version to compare."""
 
     changed = Signal()              # the workflow or version chosen changed
-    versions_loaded = Signal(int)   # workflow id whose versions are now listed
 
     def __init__(self, title: str, queries: WorkflowQueries, runner: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
@@ -195,7 +194,6 @@ class WorkflowPicker(QWidget):
         self.version.blockSignals(False)
         self.version.setEnabled(bool(versions))
         self.changed.emit()
-        self.versions_loaded.emit(row.id)
 
     def _versions_failed(self, row: WorkflowRow, error: BaseException) -> None:
         self._task = None
@@ -216,10 +214,7 @@ class CompareDialog(QDialog):
     """Pick two sides, then Compare opens the diff view and this dialog closes.
     Cancel closes it and opens nothing."""
 
-    workflows_loaded = Signal(int)      # workflows listed in the pickers
-    diff_opened = Signal(object)        # the PairDiffView just opened
     failed = Signal(str)                # one line: the file or the list could not be read
-    choice_needed = Signal(int)         # the file holds this many candidates to choose from
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any], mode: CompareMode,
                  selected: int | None = None, parent: QWidget | None = None) -> None:
@@ -327,7 +322,6 @@ class CompareDialog(QDialog):
             self._set_status("")
             if self._selected is not None:
                 self.first.select(self._selected)
-        self.workflows_loaded.emit(len(rows))
 
     def _load_failed(self, error: BaseException) -> None:
         self._fail(f"Could not read the stored workflows: {error}")
@@ -399,7 +393,6 @@ class CompareDialog(QDialog):
     def _open(self, view: PairDiffView) -> None:
         view.show()
         view.raise_()
-        self.diff_opened.emit(view)
         self.accept()
 
     def _file_failed(self, error: BaseException) -> None:
@@ -408,7 +401,6 @@ class CompareDialog(QDialog):
             self._show_file_choice(error.candidates)
             self._set_status(f"{error}: choose the workflow in the file, then Compare.")
             self._update_state()
-            self.choice_needed.emit(len(error.candidates))
             return
         self._update_state()
         self._fail(str(error))

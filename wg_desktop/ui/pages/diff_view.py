@@ -300,8 +300,6 @@ class DiffView(QDialog):
     """A window comparing two versions of one workflow (not modal: the history
     stays usable beside it)."""
 
-    diff_shown = Signal(object)       # DiffResult now on screen
-    diff_failed = Signal(str)
     saved = Signal(str)               # path of the HTML file written
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any], workflow_id: int,
@@ -502,7 +500,6 @@ class DiffView(QDialog):
         self.status.setText("" if count else "The JSON of both versions is the same.")
         self._set_result_enabled(True)
         self._go_to_first_change()
-        self.diff_shown.emit(result)
 
     def _failed(self, request: int, error: BaseException) -> None:
         if request != self._request:
@@ -514,7 +511,6 @@ class DiffView(QDialog):
         self._set_result_enabled(False)
         message = failure_text(error)
         self.status.setText(message)
-        self.diff_failed.emit(message)
 
     @staticmethod
     def _summary_html(result: DiffResult) -> str:

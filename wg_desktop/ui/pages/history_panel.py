@@ -273,11 +273,6 @@ class ViewerTab:
 
 
 class HistoryPanel(QWidget):
-    history_loaded = Signal(int)     # number of versions shown for the current workflow
-    version_loaded = Signal(int)     # id of the version now in the viewer
-    load_failed = Signal(str)
-    diff_opened = Signal(object)     # the DiffView just opened by compare()
-    restore_opened = Signal(object)  # the RestoreDialog just opened by restore_version()
     restored = Signal(object)        # RestoreResult: HubSpot and the store changed
 
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any],
@@ -559,7 +554,6 @@ class HistoryPanel(QWidget):
                         compare=live)
         view.show()
         view.raise_()
-        self.diff_opened.emit(view)
         return view
 
     @property
@@ -604,7 +598,6 @@ class HistoryPanel(QWidget):
         dialog.applied.connect(self._restored)
         dialog.show()
         dialog.raise_()
-        self.restore_opened.emit(dialog)
         return dialog
 
     def _restored(self, result: Any) -> None:
@@ -666,7 +659,6 @@ class HistoryPanel(QWidget):
         self.live_button.setVisible(self.can_compare_live)
         self._set_status("" if count else "No stored version yet.")
         self.compare_button.setEnabled(count > 0)
-        self.history_loaded.emit(count)
         if not (wanted is not None and self.select_version(wanted)):
             self._clear_viewer()
             if self.versions_proxy.rowCount():
@@ -685,7 +677,6 @@ class HistoryPanel(QWidget):
         message = (str(error) if isinstance(error, WorkflowNotFound)
                    else f"Could not read the history: {error}")
         self._set_status(message)
-        self.load_failed.emit(message)
 
     def _on_version_selection(self, selected: QItemSelection, deselected: QItemSelection) -> None:
         if self._version_task is not None:
@@ -746,7 +737,6 @@ class HistoryPanel(QWidget):
         self._raw_stale = True
         if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
             self._fill_raw()
-        self.version_loaded.emit(version_id)
 
     def _apply_highlight(self, text: str) -> None:
         """Select the first occurrence of ``text`` in the words; the raw JSON
@@ -768,7 +758,6 @@ class HistoryPanel(QWidget):
             message = f"Could not open this version: {error}"
         self.caption.setText("Could not open this version")
         self._set_status(message)
-        self.load_failed.emit(message)
         if isinstance(error, HistoryChanged):
             self.reload()
 

@@ -94,7 +94,6 @@ def make_plan(service: RestoreService, request: PlanRequest, as_disabled: bool) 
 # -- the dialog ----------------------------------------------------------------------------
 
 class RestoreDialog(QDialog):
-    plan_shown = Signal(object)      # RestorePlan now on screen
     applied = Signal(object)         # RestoreResult of a confirmed plan
     failed = Signal(str)             # planning or applying failed (message shown)
 
@@ -224,7 +223,6 @@ class RestoreDialog(QDialog):
             self._set_stage(Stage.READY, note)
         else:
             self._set_stage(Stage.REFUSED, f"Cannot restore: {plan.refusal}.")
-        self.plan_shown.emit(plan)
 
     def _plan_failed(self, error: BaseException) -> None:
         self._task = None

@@ -188,7 +188,6 @@ class MarkedTextDelegate(QStyledItemDelegate):
 # -- the page ------------------------------------------------------------------------------
 
 class SearchPage(QWidget):
-    searched = Signal(str, int)                 # query, number of hits shown
     open_requested = Signal(object)             # the SearchHit to open
 
     def __init__(self, service: SearchService, runner: Callable[..., Any],
@@ -323,7 +322,6 @@ class SearchPage(QWidget):
         self.status.setText(results_text(query, hits, RESULT_LIMIT))
         if hits:
             self.table.setCurrentIndex(self.model.index(0, 0))
-        self.searched.emit(query, len(hits))
 
     def _search_error(self, request: int, error: BaseException) -> None:
         if request != self._request:

@@ -415,11 +415,9 @@ ANY = None
 
 class WorkflowsPage(QWidget):
     loaded = Signal(int)                  # rows loaded (before filtering)
-    sync_progress = Signal(object)        # SyncProgress, on the GUI thread, coalesced
     sync_finished = Signal(object)        # SyncResult of a completed sync
     sync_failed = Signal(str)             # paused or failed (not emitted on cancel)
     workflow_selected = Signal(int)       # workflow id (after the selection settles)
-    changes_loaded = Signal(int)          # rows in the Changes tab
 
     def __init__(self, queries: WorkflowQueries, sync: SyncService | None,
                  runner: Callable[..., Any], parent: QWidget | None = None, *,
@@ -754,7 +752,6 @@ class WorkflowsPage(QWidget):
         self.changes_status.setText(f"{len(entries):,} change{'s' if len(entries) != 1 else ''}"
                                     " · newest first" if entries else
                                     "No changes recorded yet: they appear after a sync.")
-        self.changes_loaded.emit(len(entries))
 
     def _changes_failed(self, error: BaseException) -> None:
         self._changes_task = None
@@ -842,7 +839,6 @@ class WorkflowsPage(QWidget):
             self.progress.setValue(total if progress.changed == 0 else progress.fetched)
         if self._sync_cancel is None or not self._sync_cancel.cancelled:
             self.progress_label.setText(progress_text(progress))
-        self.sync_progress.emit(progress)
 
     def _finish_sync(self) -> None:
         self._sync_task = None
