@@ -14,7 +14,7 @@ from wg_desktop.store.backup_models import BackupRecord, BackupStatus
 from wg_desktop.store.models import Portal, Workflow
 from wg_desktop.ui.app import StoreSessionPool
 from wg_desktop.ui.jobs import SynchronousPool, run_off_gui_thread
-from wg_desktop.ui.pages.backups_page import BackupsPage
+from wg_desktop.ui.pages.backups_page import LIST_FAILED, BackupsPage
 
 
 class HeldPool:
@@ -58,8 +58,20 @@ def _page(qtbot, ctx, service, pool=None) -> BackupsPage:
 
 
 def _load(qtbot, page) -> None:
-    with qtbot.waitSignal(page.loaded, timeout=5000):
-        page.reload()
+    """Re-read the list and wait until its answer is what the table shows."""
+    page.reload()
+    assert page.loading
+    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
+    assert not page.status_label.text().startswith(LIST_FAILED), page.status_label.text()
+
+
+def _wait_for_status(qtbot, page, start: str | tuple[str, ...], timeout: int) -> str:
+    """Until the status line (what the user reads) starts with ``start``; its text."""
+    def said() -> None:
+        assert page.status_label.text().startswith(start), page.status_label.text()
+
+    qtbot.waitUntil(said, timeout=timeout)
+    return page.status_label.text()
 
 
 def test_lists_backups_and_failed_attempts_and_enables_actions_by_selection(
@@ -95,9 +107,9 @@ def test_back_up_now_shows_busy_state_and_refuses_a_second_click(qtbot, ctx, ser
     assert not page.backup_button.isEnabled() and page.progress.isVisible()
     page.back_up_now()                                   # a second request while running
     assert len(pool.queued) == 1
-    with qtbot.waitSignal(page.backup_finished, timeout=10_000) as done:
-        pool.run_all()
-    assert done.args[0].startswith("Backed up to workflowguard-")
+    pool.run_all()
+    _wait_for_status(qtbot, page, ("Backed up to ", "The backup failed"), timeout=10_000)
+    assert page.status_label.text().startswith("Backed up to workflowguard-")
     assert page.backup_button.isEnabled() and not page.progress.isVisible()
     pool.run_all()                                       # the reload that follows
     qtbot.waitUntil(lambda: [r[2] for r in _rows(page)] == ["verified"], timeout=5000)
@@ -108,15 +120,16 @@ def test_backup_running_elsewhere_is_one_line_and_nothing_is_counted(qtbot, ctx,
     page = _page(qtbot, ctx, service)
     # The lock another process (the CLI, the scheduled job) holds while it backs up.
     with backup_lock(ctx.paths):
-        with qtbot.waitSignal(page.backup_finished, timeout=5000) as done:
-            page.back_up_now()
-    text = done.args[0]
+        page.back_up_now()
+        text = _wait_for_status(qtbot, page, "Not started", timeout=5000)
     assert text.startswith("Not started: a backup is already running (pid ")
-    assert "\n" not in text and page.status_label.text() == text
+    assert "\n" not in text
     assert page.backup_button.isEnabled()
     qtbot.waitUntil(lambda: page.model.rowCount() == 0 or
                     all(r.path is None for r in page.model.rows), timeout=5000)
     assert service.list() == []
+    _load(qtbot, page)          # the list is still empty; the line still says why
+    assert page.status_label.text() == text
 
 
 def test_verify_reports_intact_then_tampered(qtbot, ctx, service):
@@ -124,18 +137,18 @@ def test_verify_reports_intact_then_tampered(qtbot, ctx, service):
     page = _page(qtbot, ctx, service)
     _load(qtbot, page)
     page.table.selectRow(0)
-    with qtbot.waitSignal(page.action_finished, timeout=10_000) as done:
-        qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
-    assert done.args[0].startswith(f"{info.path.name} is intact")
+    qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
+    text = _wait_for_status(qtbot, page, (f"{info.path.name} is intact",
+                                          f"{info.path.name} failed"), timeout=10_000)
+    assert text.startswith(f"{info.path.name} is intact: it decrypts")
     qtbot.waitUntil(lambda: _rows(page)[0][3].startswith("ok (checked"), timeout=5000)
 
     data = bytearray(info.path.read_bytes())
     data[len(data) // 2] ^= 0x01
     info.path.write_bytes(bytes(data))
     page.table.selectRow(0)
-    with qtbot.waitSignal(page.action_finished, timeout=10_000) as done:
-        page.verify_selected()
-    assert done.args[0].startswith(f"{info.path.name} failed verification: ")
+    page.verify_selected()
+    _wait_for_status(qtbot, page, f"{info.path.name} failed verification: ", timeout=10_000)
     qtbot.waitUntil(lambda: _rows(page)[0][3].startswith("FAILED"), timeout=5000)
     assert "color: #b00020" in page.status_label.styleSheet()
 
@@ -154,16 +167,16 @@ def test_delete_asks_and_never_removes_the_newest_verified(qtbot, ctx, service, 
     monkeypatch.setattr(QMessageBox, "question", answer)
     page.table.selectRow(0)
     assert page.model.rows[0].path == newest.path
-    with qtbot.waitSignal(page.action_finished, timeout=5000) as done:
-        page.delete_selected()
-    assert done.args[0] == (f"Not deleted: {newest.path.name} is the newest verified backup; "
-                            "it is kept so there is always one to restore from")
+    page.delete_selected()
+    text = _wait_for_status(qtbot, page, ("Not deleted", "Deleted"), timeout=5000)
+    assert text == (f"Not deleted: {newest.path.name} is the newest verified backup; "
+                    "it is kept so there is always one to restore from")
     assert newest.path.exists() and str(newest.path) in asked[0]
 
     page.table.selectRow(1)
-    with qtbot.waitSignal(page.action_finished, timeout=5000) as done:
-        page.delete_selected()
-    assert done.args[0] == f"Deleted {older.path.name}"
+    page.delete_selected()
+    text = _wait_for_status(qtbot, page, ("Deleted", "Not deleted: ("), timeout=5000)
+    assert text == f"Deleted {older.path.name}"
     assert not older.path.exists()
     qtbot.waitUntil(lambda: [r.path for r in page.model.rows] == [newest.path], timeout=5000)
     assert not BackupRecord.select().where(BackupRecord.file_name == older.path.name).exists()
@@ -193,9 +206,10 @@ def test_export_asks_the_passphrase_twice_and_writes_a_portable_copy(
         return ("long passphrase", True)
 
     monkeypatch.setattr(QInputDialog, "getText", typed)
-    with qtbot.waitSignal(page.action_finished, timeout=20_000) as done:
-        page.choose_export()
-    assert done.args[0] == f"Exported a portable backup to {target} (verified)"
+    page.choose_export()
+    text = _wait_for_status(qtbot, page, ("Exported", "The export failed"), timeout=20_000)
+    assert text == f"Exported a portable backup to {target} (verified)"
+    assert target.exists() and page.export_button.isEnabled()
     from PySide6.QtWidgets import QLineEdit
     assert modes == [QLineEdit.EchoMode.Password] * 2
     assert service.verify(target, "long passphrase").portable
@@ -222,8 +236,8 @@ def test_window_has_the_page_after_search_and_file_menu_backs_up(qtbot, window, 
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
     # After Search (a Health page may sit between them), before the Audit log.
     assert titles.index("Search") < titles.index("Backups") < titles.index("Audit log")
-    with qtbot.waitSignal(window.backups_page.backup_finished, timeout=10_000):
-        window.menus.backup_action.trigger()
+    window.menus.backup_action.trigger()
+    _wait_for_status(qtbot, window.backups_page, "Backed up to workflowguard-", timeout=10_000)
     assert window.stack.currentWidget() is window.backups_page
     qtbot.waitUntil(lambda: [r[2] for r in _rows(window.backups_page)] == ["verified"],
                     timeout=5000)

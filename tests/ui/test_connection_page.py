@@ -65,9 +65,26 @@ def page(qtbot, hubspot, runner):
     delete_now(widget.connect_dialog)
 
 
-def show_portal(qtbot, page: ConnectionPage, hub_id: int | None) -> None:
-    with qtbot.waitSignal(page.loaded, timeout=WAIT):
-        page.set_portal(hub_id)
+def shows_portal(page: ConnectionPage, hub_id: int) -> bool:
+    """The page shows this portal's details (not the prompt, not another portal)."""
+    return page.stack.currentIndex() == 1 and page.info["hub_id"].text() == str(hub_id)
+
+
+def show_portal(qtbot, page: ConnectionPage, hub_id: int) -> None:
+    """Show the portal and wait until its freshly read details are on the page."""
+    page.set_portal(hub_id)
+    assert page.loading
+    qtbot.waitUntil(lambda: not page.loading, timeout=WAIT)
+    assert "Could not load portal" not in page.notice.text(), page.notice.text()
+    assert shows_portal(page, hub_id)
+
+
+def run_connection_test(qtbot, page: ConnectionPage) -> str:
+    """Click Test connection and wait for its answer on the page (✔ or ✘)."""
+    page.test_button.click()
+    assert page.test_result.text() == "Testing…" and not page.test_button.isEnabled()
+    qtbot.waitUntil(lambda: page.test_result.text().startswith(("✔", "✘")), timeout=WAIT)
+    return page.test_result.text()
 
 
 def account_detail_calls(demo) -> int:
@@ -133,10 +150,8 @@ def test_page_shows_status_account_details_countdown_and_scopes(qtbot, page, hub
 def test_test_connection_shows_the_response_time(qtbot, page, hubspot):
     portal = connect_oauth(hubspot)
     show_portal(qtbot, page, portal.hub_id)
-    with qtbot.waitSignal(page.tested, timeout=WAIT) as tested:
-        page.test_button.click()
-    assert tested.args[0].ok
-    assert re.search(r"answered in \d+ ms", page.test_result.text())
+    assert re.fullmatch(r"✔ HubSpot answered in \d+ ms\.", run_connection_test(qtbot, page))
+    assert page.test_button.isEnabled()
     assert page.state_badge.text() == "Connected"
 
 
@@ -151,14 +166,11 @@ def test_failed_test_shows_offline(qtbot, tmp_path, demo, memory_keyring):
         hub_id = connect_token(services, demo, demo.portal_ids[0]).hub_id
         show_portal(qtbot, page, hub_id)
         demo.set_faults(error_5xx_rate=1.0)
-        with qtbot.waitSignal(page.tested, timeout=WAIT):
-            page.test_button.click()
+        assert run_connection_test(qtbot, page).startswith("✘ Test failed")
         assert page.state_badge.text() == "Offline"
         assert "last connection test failed" in page.state_detail.text()
-        assert page.test_result.text().startswith("✘ Test failed")
         demo.set_faults(Faults())
-        with qtbot.waitSignal(page.tested, timeout=WAIT):
-            page.test_button.click()
+        assert run_connection_test(qtbot, page).startswith("✔ HubSpot answered in ")
         assert page.state_badge.text() == "Connected"
     finally:
         services.clients.close()
@@ -232,9 +244,9 @@ def test_reconnect_needed_offers_one_click_reconnect(qtbot, page, hubspot, demo)
     assert isinstance(dialog, ConnectDialog) and dialog.isVisible()
     assert dialog.tabs.currentIndex() == ConnectDialog.EMBEDDED
     wait_for_consent_page(qtbot, dialog)
-    with qtbot.waitSignal(page.loaded, timeout=WAIT):
-        click_allow(dialog)
-    assert page.state_badge.text() == "Connected"
+    click_allow(dialog)
+    qtbot.waitUntil(lambda: page.state_badge.text() == "Connected", timeout=WAIT)
+    assert not page.loading and shows_portal(page, portal.hub_id)
     assert page.reconnect_button.isHidden()
     assert Portal.get(Portal.hub_id == portal.hub_id).status == PortalStatus.CONNECTED
     assert page.connect_dialog is None                         # closed after connecting
@@ -257,8 +269,8 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
     connect_token(hubspot, demo, first)
     connect_oauth(hubspot, second)
     page = window.connection_page
-    with qtbot.waitSignal(page.loaded, timeout=WAIT):
-        window.reload_portals()
+    window.reload_portals()
+    qtbot.waitUntil(lambda: shows_portal(page, first) and not page.loading, timeout=WAIT)
     switcher = window.portal_switcher.combo
     assert [switcher.itemText(i) for i in range(switcher.count())] == [
         "Acme Demo (Professional)", "Agency Client 1 (Enterprise)"]
@@ -267,9 +279,9 @@ def test_switcher_lists_portals_and_switching_updates_the_page(qtbot, hub_window
     qtbot.waitUntil(lambda: window.statusBar().connection_label.text().startswith(
         "Acme Demo (Professional): connected"), timeout=5000)
 
-    with qtbot.waitSignal(window.current_portal_changed, timeout=WAIT) as changed, \
-            qtbot.waitSignal(page.loaded, timeout=WAIT):
+    with qtbot.waitSignal(window.current_portal_changed, timeout=WAIT) as changed:
         switcher.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: shows_portal(page, second) and not page.loading, timeout=WAIT)
     assert changed.args == [second]
     assert window.current_portal() == second
     assert "Agency Client 1" in page.title.text()
@@ -336,10 +348,13 @@ def test_demo_mode_connects_the_demo_portal_off_the_gui_thread(qtbot, ctx):
         assert services.demo is not None and services.app.is_demo
         window = create_main_window(ctx, SynchronousPool(), services)
         qtbot.addWidget(window)
-        with qtbot.waitSignal(window.connection_page.loaded, timeout=WAIT):
-            connect_demo_portal(window, services)
+        page = window.connection_page
+        assert page.stack.currentIndex() == 0                 # no portal yet
+        connect_demo_portal(window, services)
+        demo_id = services.demo.portal_ids[0]
+        qtbot.waitUntil(lambda: shows_portal(page, demo_id) and not page.loading, timeout=WAIT)
         assert window.portal_switcher.combo.currentText() == "Acme Demo (Professional)"
-        assert window.current_portal() == services.demo.portal_ids[0]
+        assert window.current_portal() == demo_id
         assert window.demo_banner.isVisibleTo(window)
         # ... and its workflows are captured at once
         qtbot.waitUntil(lambda: Workflow.select().count() == DEMO_WORKFLOWS, timeout=WAIT)

@@ -71,20 +71,27 @@ def test_period_selector_changes_the_query(page, qtbot):
 def test_acknowledge_selected(page, qtbot, seeded):
     page.alert_view.selectRow(0)
     [alert] = page.selected_alerts()
-    with qtbot.waitSignal(page.alerts_loaded, timeout=10_000):
-        page.acknowledge_selected()
+    assert page.alert_model.rows[0][-1] == "open"
+    page.acknowledge_selected()
+
+    def states() -> dict[int, str]:
+        return {a.id: page.alert_model.rows[i][-1] for i, a in enumerate(page.alert_model.items)}
+
+    qtbot.waitUntil(lambda: states().get(alert.id) == "acknowledged", timeout=10_000)
+    assert page.status_label.text() == "Acknowledged 1 alert(s)."
+    assert list(states().values()).count("open") == 1       # only the selected one
     row = AlertRecord.get_by_id(alert.id)
     assert row.acknowledged_at is not None
-    states = {a.id: page.alert_model.rows[i][-1] for i, a in enumerate(page.alert_model.items)}
-    assert states[alert.id] == "acknowledged"
 
 
 def test_export_pdf_from_the_page(page, qtbot, tmp_path):
     from PySide6.QtPdf import QPdfDocument
 
     out = tmp_path / "health.pdf"
-    with qtbot.waitSignal(page.exported, timeout=30_000):
-        page.export_report(out, ReportFormat.PDF)
+    page.export_report(out, ReportFormat.PDF)
+    assert not page.export_button.isEnabled()
+    qtbot.waitUntil(lambda: page.export_button.isEnabled(), timeout=30_000)
+    assert page.status_label.text() == f"Report written to {out}"
     assert out.read_bytes().startswith(b"%PDF")
     document = QPdfDocument()
     document.load(str(out))
@@ -92,10 +99,13 @@ def test_export_pdf_from_the_page(page, qtbot, tmp_path):
 
 
 def test_export_to_an_unwritable_path_says_why(page, qtbot, tmp_path):
-    with qtbot.waitSignal(page.export_failed, timeout=30_000) as blocker:
-        page.export_report(tmp_path / "missing" / "r.html", ReportFormat.HTML)
-    assert "cannot write the report" in blocker.args[0]
-    assert page.export_button.isEnabled()
+    target = tmp_path / "missing" / "r.html"
+    page.export_report(target, ReportFormat.HTML)
+    assert not page.export_button.isEnabled()
+    qtbot.waitUntil(lambda: page.export_button.isEnabled(), timeout=30_000)
+    text = page.status_label.text()
+    assert text.startswith("Export failed: ") and "cannot write the report" in text
+    assert not target.exists()
 
 
 def test_renderer_charts_and_pdf(qtbot, seeded, tmp_path):

@@ -88,8 +88,9 @@ def test_private_app_portal_has_no_empty_scopes_box(qtbot, hubspot, demo, runner
     page.show()
     hub_id = hubspot.connection.connect_private_app(
         demo.private_app_token(demo.portal_ids[0])).hub_id
-    with qtbot.waitSignal(page.loaded, timeout=WAIT):
-        page.set_portal(hub_id)
+    page.set_portal(hub_id)
+    qtbot.waitUntil(lambda: page.info["hub_id"].text() == str(hub_id), timeout=WAIT)
+    assert page.stack.currentIndex() == 1               # the portal's details show
     assert not page.scopes_view.isVisible()
     assert "not applicable (private app token)" in page.scopes_note.text()
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import (QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer,
-                            Signal)
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
@@ -67,9 +66,6 @@ class AuditTableModel(ListTableModel):
 
 
 class AuditPage(QWidget):
-    loaded = Signal(int)   # rows shown, for the status line and tests
-    chain_checked = Signal(object)   # the ChainReport shown
-
     def __init__(self, audit: AuditLog, run_off_gui_thread: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -163,7 +159,6 @@ class AuditPage(QWidget):
             self.chain_label.setText(f"Audit trail broken at {where}")
             theme.apply_style(self.chain_label, "color: ${alert_text}; font-weight: bold;")
         self.chain_label.setToolTip(report.summary())
-        self.chain_checked.emit(report)
 
     def _chain_error(self, error: BaseException) -> None:
         self._pending_chain = None
@@ -175,7 +170,6 @@ class AuditPage(QWidget):
         self._offer_actions(browse.actions)
         self.model.show(browse)
         self.count_label.setText(f"{len(entries)} entries")
-        self.loaded.emit(len(entries))
 
     def _offer_actions(self, actions: list[str]) -> None:
         current = self.action.currentText()

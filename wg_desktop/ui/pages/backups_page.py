@@ -39,6 +39,8 @@ from wg_desktop.services.backups import (SUFFIX, UNREACHABLE, BackupBusy, Backup
 
 COLUMNS = ("Date", "Size", "Status", "Verified", "Trigger")
 FAILED = "failed"
+NO_BACKUPS = "No backups yet. Back up now makes the first one."
+LIST_FAILED = "Could not list the backups: "
 
 
 def utcnow() -> dt.datetime:
@@ -166,12 +168,7 @@ class BackupTableModel(ListTableModel):
 
 
 class BackupsPage(QWidget):
-    loaded = Signal(int)            # rows shown
-    backup_finished = Signal(str)   # the one-line outcome of Back up now
-    action_finished = Signal(str)   # the one-line outcome of verify, export or delete
-    backup_opened = Signal(object)  # the BackupBrowser now showing an opened backup
     live_store_changed = Signal()   # a workflow's history was restored into it
-    restore_finished = Signal(str, bool)   # the one-line outcome of a restore, ok
 
     def __init__(self, service: BackupService, run_off_gui_thread: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
@@ -272,6 +269,11 @@ class BackupsPage(QWidget):
         super().showEvent(event)
         self.reload()
 
+    @property
+    def loading(self) -> bool:
+        """The list is being re-read (the table still shows the previous one)."""
+        return self._pending is not None
+
     def reload(self) -> None:
         if self._pending is not None:
             self._pending.discard()     # its answer predates whatever changed
@@ -297,13 +299,16 @@ class BackupsPage(QWidget):
             for number, row in enumerate(rows):
                 if row.path is not None and row.path == selected.path:
                     self.table.selectRow(number)
-        if not rows:
-            self._say("No backups yet. Back up now makes the first one.")
-        self.loaded.emit(len(rows))
+        # The hint stands in for an empty or failed listing only: it must not
+        # replace the outcome of what the user just did (a refused backup or
+        # an export leaves the list empty too).
+        said = self.status_label.text()
+        if not rows and (not said or said == NO_BACKUPS or said.startswith(LIST_FAILED)):
+            self._say(NO_BACKUPS)
 
     def _load_error(self, error: BaseException) -> None:
         self._pending = None
-        self._say(f"Could not list the backups: {error}", error=True)
+        self._say(f"{LIST_FAILED}{error}", error=True)
 
     # -- back up now --------------------------------------------------------------------
 
@@ -323,7 +328,6 @@ class BackupsPage(QWidget):
                 f"{info.duration_s:.1f} s)")
         self._say(text)
         self.reload()
-        self.backup_finished.emit(text)
 
     def _backup_failed(self, error: BaseException) -> None:
         self._backing_up = False
@@ -334,7 +338,6 @@ class BackupsPage(QWidget):
             text = f"The backup failed: {error}"
         self._say(text, error=True)
         self.reload()    # a failed attempt is recorded; show it
-        self.backup_finished.emit(text)
 
     # -- verify, delete -----------------------------------------------------------------
 
@@ -349,7 +352,6 @@ class BackupsPage(QWidget):
             self._update_actions()
             self._say(text, error)
             self.reload()
-            self.action_finished.emit(text)
 
         self._run(work, on_result=lambda value: finish(done(value), False),
                   on_error=lambda exc: finish(failed(exc), True))
@@ -497,7 +499,6 @@ class BackupsPage(QWidget):
         self._set_busy(False)
         self._say(text, error=not ok)
         self.reload()
-        self.restore_finished.emit(text, ok)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy_action = busy
@@ -570,7 +571,6 @@ class BackupsPage(QWidget):
         browser.history_restored.connect(lambda _: self.live_store_changed.emit())
         self.browsers.append(browser)
         browser.show()
-        self.backup_opened.emit(browser)
         return browser
 
     def _browser_closed(self, backup: OpenedBackup) -> None:

@@ -110,8 +110,6 @@ class ConnectionPage(QWidget):
     status_changed = Signal(str)         # one line for the status bar
     link_state_changed = Signal(str)     # LinkState of the shown portal ("" for none)
     portal_connected = Signal("qlonglong")  # a portal was just connected (or reconnected)
-    loaded = Signal(object)              # PortalSnapshot | None
-    tested = Signal(object)              # ConnectionTest
     disconnected = Signal(object)        # list of steps
 
     def __init__(self, services: HubSpotServices, runner: Callable[..., Any],
@@ -264,6 +262,11 @@ class ConnectionPage(QWidget):
     def snapshot(self) -> PortalSnapshot | None:
         return self._snapshot
 
+    @property
+    def loading(self) -> bool:
+        """A portal's details are being read (what shows is not yet its answer)."""
+        return self._pending is not None
+
     def set_portal(self, hub_id: int | None) -> None:
         """Show this portal (None: the "connect a portal" prompt)."""
         if hub_id != self._hub_id:
@@ -302,7 +305,6 @@ class ConnectionPage(QWidget):
             return
         if snapshot is None:
             self._show_empty()
-            self.loaded.emit(None)
             return
         self._snapshot = snapshot
         self._watch(snapshot.watch)
@@ -310,7 +312,6 @@ class ConnectionPage(QWidget):
         self._render()
         if self.isVisible():
             self._countdown.start()
-        self.loaded.emit(snapshot)
 
     def _watch(self, watch: LinkWatch | None) -> None:
         """Follow the portal's breaker and re-authentication state; the
@@ -465,7 +466,6 @@ class ConnectionPage(QWidget):
                                      f"{result.message}")
         if self._snapshot is not None:
             self._render_state()
-        self.tested.emit(result)
 
     def open_connect_dialog(self, tab: int | None = None) -> Any:
         """The connect dialog (QtWebEngine is loaded only when its sign-in view shows)."""

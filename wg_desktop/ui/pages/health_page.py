@@ -183,9 +183,6 @@ def _table_view(model: QAbstractTableModel) -> QTableView:
 
 class HealthPage(QWidget):
     loaded = Signal(object)          # the Dashboard shown
-    alerts_loaded = Signal(int)      # alerts listed
-    exported = Signal(str)           # path of a written report
-    export_failed = Signal(str)
 
     def __init__(self, store: Any, settings: Any, audit: AuditLog,
                  run_off_gui_thread: Callable[..., Any], parent: QWidget | None = None) -> None:
@@ -433,7 +430,6 @@ class HealthPage(QWidget):
             (a.severity, a.portal_key or "—", a.title, _when(a.last_seen), str(a.count),
              "resolved" if a.resolved_at else "acknowledged" if a.acknowledged_at else "open")
             for a in alerts])
-        self.alerts_loaded.emit(len(alerts))
 
     # -- acting -------------------------------------------------------------------------
 
@@ -473,12 +469,10 @@ class HealthPage(QWidget):
         def failed(error: BaseException) -> None:
             self.export_button.setEnabled(True)
             self.status_label.setText(f"Export failed: {error}")
-            self.export_failed.emit(str(error))
 
         def written(_: Any) -> None:
             self.export_button.setEnabled(True)
             self.status_label.setText(f"Report written to {path}")
-            self.exported.emit(str(path))
 
         def built(report: Any) -> None:
             try:

@@ -98,8 +98,10 @@ class JobsPage(QWidget):
         self.run_button.clicked.connect(lambda: self._selected(self.scheduler.run_now))
         self.cancel_button.clicked.connect(lambda: self._selected(self.scheduler.cancel))
         self.jobs_view.selectionModel().selectionChanged.connect(self._update_buttons)
+        # Skipped too: the scheduler records a skipped slot as a run and moves
+        # the job's next run on, both of which this page shows.
         for signal in (scheduler.started, scheduler.finished, scheduler.failed,
-                       scheduler.cancelled):
+                       scheduler.cancelled, scheduler.skipped):
             signal.connect(self.refresh)
         self._update_buttons()
 
