@@ -14,13 +14,13 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame,
                                QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from wg_desktop.ui import theme
-from wg_desktop.ui.table_model import ListTableModel
+from wg_desktop.ui.table_model import TextTableModel
 from wg_desktop.services.alerts import AlertService, AlertState
 from wg_desktop.services.audit import AuditLog
 from wg_desktop.services.health import DailyCounts, EndpointUsage, daily_counts
@@ -151,7 +151,7 @@ def _esc(text: str) -> str:
     return html.escape(text)
 
 
-class _Table(ListTableModel):
+class _Table(TextTableModel):
     """Rows of display text; ``items`` holds what each row stands for."""
 
     def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
@@ -161,13 +161,6 @@ class _Table(ListTableModel):
     def set_rows(self, items: Sequence[Any], rows: Sequence[tuple[str, ...]]) -> None:
         self.items = list(items)
         super().set_rows(rows)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if index.isValid() and role in (Qt.ItemDataRole.DisplayRole,
-                                        Qt.ItemDataRole.ToolTipRole):
-            return self.rows[index.row()][index.column()]
-        return None
 
 
 def _table_view(model: QAbstractTableModel) -> QTableView:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
 
 from wg_desktop.services.schedule import DailyAt, Interval, JobRun, JobSpec
+from wg_desktop.ui.table_model import TextTableModel
 
 JOB_COLUMNS = ("Job", "Schedule", "Next run", "State")
 RUN_COLUMNS = ("Started", "Job", "Outcome", "Duration", "Message")
@@ -30,37 +31,6 @@ def describe_schedule(spec: JobSpec) -> str:
     return str(schedule)
 
 
-class _Table(QAbstractTableModel):
-    def __init__(self, columns: tuple[str, ...], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.columns = columns
-        self.rows: list[tuple[str, ...]] = []
-
-    def set_rows(self, rows: list[tuple[str, ...]]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if index.isValid() and role in (Qt.ItemDataRole.DisplayRole,
-                                        Qt.ItemDataRole.ToolTipRole):
-            return self.rows[index.row()][index.column()]
-        return None
-
-
 def _table(model: QAbstractTableModel) -> QTableView:
     view = QTableView()
     view.setModel(model)
@@ -79,8 +49,8 @@ class JobsPage(QWidget):
         self.scheduler = scheduler
         self.job_runs = job_runs
         self._run = run_off_gui_thread
-        self.jobs_model = _Table(JOB_COLUMNS, self)
-        self.runs_model = _Table(RUN_COLUMNS, self)
+        self.jobs_model = TextTableModel(self, JOB_COLUMNS)
+        self.runs_model = TextTableModel(self, RUN_COLUMNS)
         self.jobs_view = _table(self.jobs_model)
         self.runs_view = _table(self.runs_model)
         self.run_button = QPushButton("Run now")
