@@ -187,9 +187,8 @@ def test_save_as_html_writes_the_summary_and_the_table(qtbot, queries, workflow,
     panel = open_panel(qtbot, queries, runner, workflow)
     view = compare(qtbot, panel)                      # v2 → v3: renamed
     out = tmp_path / "diff.html"
-    with qtbot.waitSignal(view.saved, timeout=WAIT) as saved:
-        view.save_html(out)
-    assert saved.args == [str(out)]
+    view.save_html(out)
+    qtbot.waitUntil(lambda: view.status.text() == "Saved diff.html.", timeout=WAIT)
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>")
     assert "Renamed &#x27;Onboarding&#x27; → &#x27;Onboarding EMEA&#x27;" in page

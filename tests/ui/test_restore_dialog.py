@@ -211,3 +211,28 @@ def test_restore_is_offered_only_for_synced_workflows_with_hubspot(qtbot, ctx, r
     load(qtbot, imported, workflow)
     assert not imported.restore_button.isVisible() and imported.restore_version() is None
     assert imported.findChildren(RestoreDialog) == []
+
+
+def test_a_failed_restore_says_why_and_changes_nothing(qtbot, panel, edited, demo,
+                                                       hubspot, monkeypatch):
+    hub_id, flow_id, workflow, _ = edited
+    before = demo.get_flow(hub_id, flow_id)
+    dialog = open_dialog(qtbot, panel, workflow, 1)
+    versions_before = len(history(workflow))
+
+    def refused(plan):
+        raise RuntimeError("HubSpot answered 503 Service Unavailable")
+
+    monkeypatch.setattr(hubspot.restore, "apply_restore", refused)
+    demo.clear_request_log()
+    qtbot.mouseClick(dialog.restore_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.stage is Stage.FAILED, timeout=WAIT)
+    assert dialog.message.isVisible()
+    assert dialog.message.text() == "HubSpot answered 503 Service Unavailable"
+    assert not dialog.restore_button.isEnabled() and not dialog.undo_button.isVisible()
+    assert dialog.cancel_button.text() == "Close" and dialog.cancel_button.isEnabled()
+    assert not dialog.busy.isVisible()
+    assert demo.get_flow(hub_id, flow_id) == before and puts(demo) == []
+    assert len(history(workflow)) == versions_before
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()

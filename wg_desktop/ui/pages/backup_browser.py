@@ -49,10 +49,8 @@ def bound_runner(runner: Callable[..., Any], store: "Store") -> Callable[..., An
 
 
 class BackupBrowser(QMainWindow):
-    loaded = Signal(int)                    # portals listed
     closed = Signal(object)                 # the OpenedBackup, to be closed by the owner
     history_restored = Signal(object)       # HistoryMergeResult: the live store changed
-    status_changed = Signal(str)
 
     def __init__(self, opened: OpenedBackup, live_store: "Store", audit: AuditLog,
                  settings: Settings, runner: Callable[..., Any],
@@ -146,11 +144,9 @@ class BackupBrowser(QMainWindow):
             self.portals.addItem(choice.label, choice.hub_id)
         self.portals.blockSignals(False)
         self.page.set_portal(ALL_PORTALS)
-        self.loaded.emit(len(portals))
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
-        self.status_changed.emit(text)
 
     # -- restore one workflow's history --------------------------------------------------
 

@@ -214,8 +214,6 @@ class CompareDialog(QDialog):
     """Pick two sides, then Compare opens the diff view and this dialog closes.
     Cancel closes it and opens nothing."""
 
-    failed = Signal(str)                # one line: the file or the list could not be read
-
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any], mode: CompareMode,
                  selected: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -407,7 +405,6 @@ class CompareDialog(QDialog):
 
     def _fail(self, message: str) -> None:
         self._set_status(message)
-        self.failed.emit(message)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt,
-                            Signal)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QFileDialog,
                                QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
@@ -300,8 +299,6 @@ class DiffView(QDialog):
     """A window comparing two versions of one workflow (not modal: the history
     stays usable beside it)."""
 
-    saved = Signal(str)               # path of the HTML file written
-
     def __init__(self, queries: WorkflowQueries, runner: Callable[..., Any], workflow_id: int,
                  workflow_name: str, versions: list[VersionChoice], old_id: int, new_id: int,
                  parent: QWidget | None = None, *,
@@ -574,7 +571,6 @@ class DiffView(QDialog):
 
     def _saved(self, path: Path) -> None:
         self.status.setText(f"Saved {path.name}.")
-        self.saved.emit(str(path))
 
     def closeEvent(self, event: Any) -> None:
         if self._task is not None:

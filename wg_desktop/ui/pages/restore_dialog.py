@@ -95,7 +95,6 @@ def make_plan(service: RestoreService, request: PlanRequest, as_disabled: bool) 
 
 class RestoreDialog(QDialog):
     applied = Signal(object)         # RestoreResult of a confirmed plan
-    failed = Signal(str)             # planning or applying failed (message shown)
 
     def __init__(self, service: RestoreService, runner: Callable[..., Any], workflow_id: int,
                  version_id: int, parent: QWidget | None = None) -> None:
@@ -229,7 +228,6 @@ class RestoreDialog(QDialog):
         message = str(error) or type(error).__name__
         self.headline.setText("The restore could not be planned.")
         self._set_stage(Stage.FAILED, message)
-        self.failed.emit(message)
 
     # -- applying --------------------------------------------------------------------
 
@@ -256,7 +254,6 @@ class RestoreDialog(QDialog):
             return
         message = str(error) or type(error).__name__
         self._set_stage(Stage.FAILED, message)
-        self.failed.emit(message)
 
     # -- state -----------------------------------------------------------------------
 
