@@ -105,6 +105,32 @@ def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, bac
     assert window.backups_page.browsers == []
 
 
+def test_quitting_closes_opened_backups_and_removes_their_copies(qtbot, window, backup,
+                                                                 monkeypatch):
+    browser = _open_browser(qtbot, window)
+    folder = browser.opened.folder
+    assert folder.exists()
+    quits: list[bool] = []
+    monkeypatch.setattr("wg_desktop.ui.main_window.QApplication.quit",
+                        lambda: quits.append(True))
+    window.quit()
+    assert quits == [True]
+    # Removed now, not left decrypted on disk until the next start's sweep.
+    qtbot.waitUntil(lambda: not folder.exists(), timeout=5000)
+    assert not browser.isVisible() and window.backups_page.browsers == []
+
+
+def test_closing_to_the_tray_keeps_opened_backups_open(qtbot, window, backup, monkeypatch):
+    browser = _open_browser(qtbot, window)
+    monkeypatch.setattr(window, "tray", object())       # a tray to close into
+    monkeypatch.setattr(window, "notify", lambda title, message: None)
+    window.close()
+    assert browser.isVisible() and browser.opened.folder.exists()
+    assert window.backups_page.browsers == [browser]
+    browser.close()
+    qtbot.waitUntil(lambda: not browser.opened.folder.exists(), timeout=5000)
+
+
 def test_several_backups_open_at_once_and_a_portable_file_asks_its_passphrase(
         qtbot, window, ctx, backup, tmp_path, monkeypatch):
     portable = BackupService.from_context(ctx).export_portable(

@@ -667,6 +667,9 @@ class MainWindow(QMainWindow):
         page = self.built_page("Workflows")
         if page is not None:
             page.cancel_sync()
+        backups = self.built_page("Backups")
+        if backups is not None:
+            backups.close_browsers()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.tray is not None:

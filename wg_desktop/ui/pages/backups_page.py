@@ -573,6 +573,12 @@ class BackupsPage(QWidget):
         browser.show()
         return browser
 
+    def close_browsers(self) -> None:
+        """Close every opened backup's window (the app is quitting): each
+        removes its private decrypted copy now rather than at the next start."""
+        for browser in list(self.browsers):
+            browser.close()
+
     def _browser_closed(self, backup: OpenedBackup) -> None:
         self.browsers = [b for b in self.browsers if b.opened is not backup]
         # Removing the private copy is disk work: on the worker.
