@@ -150,9 +150,10 @@ def run() -> list[Result]:
                    f"< {TARGET_S} s", value < TARGET_S, detail),
             Result(f"start-up / bare window, {label}", ratio, "x", f"<= {TARGET_RATIO}x",
                    ratio <= TARGET_RATIO, "medians of the same run"),
+            # No target of its own: reported so the first frame cannot improve
+            # at the expense of the moment the user can work.
             Result(f"start to the Overview showing its data, {label}", usable, "s",
-                   f"< {TARGET_S} s", usable < TARGET_S,
-                   f"median of {RUNS} warm runs, min {min(ready[kind]):.3f} s, CPU "
+                   detail=f"median of {RUNS} warm runs, min {min(ready[kind]):.3f} s, CPU "
                    f"{median(cpu[kind]):.3f} s to there ({usable / bare:.2f}x the bare "
                    f"window's first paint)"),
         ]
