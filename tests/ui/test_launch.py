@@ -155,3 +155,43 @@ def test_a_database_of_another_key_is_refused_and_left_unchanged(qtbot, parent, 
     assert "database key is wrong" in seen["critical"][0]
     assert database.read_bytes() == before
     assert opener.context is None
+
+
+class _Overview(QWidget):
+    from PySide6.QtCore import Signal
+    loaded = Signal(object)
+
+
+def test_deferred_work_waits_for_the_overviews_first_load(qtbot, monkeypatch):
+    page = _Overview()
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    ran: list[str] = []
+    launch.after_first_load(page, [lambda: ran.append("services"), lambda: ran.append("jobs")])
+    qtbot.wait(100)
+    assert ran == []                          # painted, but nothing loaded yet
+    page.loaded.emit(object())
+    qtbot.waitUntil(lambda: ran == ["services", "jobs"], timeout=2000)
+    page.loaded.emit(object())                # later loads start nothing again
+    qtbot.wait(50)
+    assert ran == ["services", "jobs"]
+
+
+def test_a_load_that_never_comes_does_not_hold_the_work_back(qtbot, monkeypatch):
+    monkeypatch.setattr(launch, "FIRST_LOAD_WAIT_MS", 50)
+    page = _Overview()
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    ran: list[str] = []
+    launch.after_first_load(page, [lambda: ran.append("jobs")])
+    qtbot.waitUntil(lambda: ran == ["jobs"], timeout=2000)
+
+
+def test_started_in_the_tray_the_work_runs_at_once(qtbot):
+    page = _Overview()                        # never shown: it loads when shown
+    qtbot.addWidget(page)
+    ran: list[str] = []
+    launch.after_first_load(page, [lambda: ran.append("jobs")])
+    qtbot.waitUntil(lambda: ran == ["jobs"], timeout=500)

@@ -371,6 +371,7 @@ def after_first_load(overview: Any, calls: list[Callable[[], object]]) -> None:
         started = True
         overview.loaded.disconnect(start)
         after_first_paint(overview, calls)
+        overview.update()     # a frame comes even when nothing changed (a load given up on)
 
     overview.loaded.connect(start)
     QTimer.singleShot(FIRST_LOAD_WAIT_MS, overview, start)

@@ -2,9 +2,11 @@
 the status bar, the menus and the tray.
 
 It owns no business logic: pages get the services they need from the context,
-and all reads go through the off-GUI-thread runner. Pages are built lazily
-(``ui/window/pages.py``): only the first page shown exists before the first
-paint, and each page is wired to the others when it is built.
+and all reads go through the off-GUI-thread runner. The window can exist
+before its data (run_gui paints it while the data folder opens; see
+:meth:`MainWindow.open_data`). Pages are built lazily (``ui/window/pages.py``):
+the Overview when the data is open, the others when first shown or in idle
+time, each wired to the others when it is built.
 """
 
 from __future__ import annotations
