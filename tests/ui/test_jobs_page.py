@@ -4,31 +4,18 @@ is skipped shows up without a manual refresh."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from PySide6.QtCore import QThreadPool
 
+from tests.ui.test_scheduler import T0, UTC, WAIT_MS, FakeClock
 from wg_desktop.services.schedule import Interval, JobRun, JobSpec, MemoryJobRunStore
 from wg_desktop.ui.jobs import SynchronousPool, run_off_gui_thread
 from wg_desktop.ui.pages.jobs_page import JobsPage
 from wg_desktop.ui.scheduler import JobScheduler
 
-UTC = timezone.utc
-T0 = datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
-WAIT_MS = 10_000    # generous: a loaded 2-core CI box
 HOLD_S = 60         # the gated job outlasts every wait (the fixture opens the gate)
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class RecentRuns(MemoryJobRunStore):
