@@ -195,3 +195,22 @@ def test_started_in_the_tray_the_work_runs_at_once(qtbot):
     ran: list[str] = []
     launch.after_first_load(page, [lambda: ran.append("jobs")])
     qtbot.waitUntil(lambda: ran == ["jobs"], timeout=500)
+
+
+def test_an_unexpected_error_is_shown_once_with_secrets_removed(qtbot, parent, data_dir,
+                                                                dialogs, monkeypatch, caplog):
+    import wg_desktop.context
+
+    seen, _ = dialogs
+    secret = "s3cret-refresh-token-0123456789"
+
+    def broken(*args, **kwargs):
+        kwargs["registry"].add(secret)
+        raise ValueError(f"cannot parse {secret}")
+
+    monkeypatch.setattr(wg_desktop.context, "build_context", broken)
+    opener, outcome = _open(qtbot, parent, data_dir)
+    assert outcome.opened == [] and len(seen["critical"]) == 1
+    assert seen["critical"][0].startswith("The data folder could not be opened: ValueError")
+    assert secret not in seen["critical"][0] and secret not in outcome.failed[0]
+    assert "could not open the data folder" in caplog.text and secret not in caplog.text

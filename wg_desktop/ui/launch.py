@@ -101,6 +101,7 @@ class DataOpener(QObject):
         self._pool = pool
         self._passphrase: str | None = None
         self._asked = False
+        self._use_secrets_file = False      # the user accepted it: the worker switches
         self.context: AppContext | None = None
 
     def start(self) -> None:
@@ -110,6 +111,9 @@ class DataOpener(QObject):
     def _open(self) -> AppContext:
         from wg_desktop.context import build_context
 
+        if self._use_secrets_file:
+            self._use_secrets_file = False
+            self.settings.updated({"security.secret_backend": "file"})
         ctx = build_context(self.paths, settings=self.settings, registry=self.registry,
                             prompt=self._prompt)
         self.context = ctx
@@ -141,20 +145,21 @@ class DataOpener(QObject):
                 f"{self.paths.config_dir} instead?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
             if choice == QMessageBox.StandardButton.Yes:
-                try:
-                    self.settings.updated({"security.secret_backend": "file"})
-                except (SettingError, OSError) as exc:
-                    self._give_up(str(exc))
-                    return
+                self._use_secrets_file = True
                 self.start()
                 return
             self._failed(str(error))
             return
-        if not isinstance(error, startup_errors()):
-            log.error("could not open the data folder", exc_info=error)
-        self._give_up(str(error) if isinstance(error, startup_errors())
-                      else f"The data folder could not be opened: {type(error).__name__}: "
-                           f"{error}")
+        if isinstance(error, startup_errors()):
+            self._give_up(str(error))
+            return
+        # A bug, not a situation the user can fix: logged (redacted: the
+        # logging is not set up yet, so this goes to stderr) and shown once.
+        log.error("could not open the data folder\n%s", redact("".join(
+            traceback.format_exception(type(error), error, error.__traceback__)),
+            self.registry))
+        self._give_up(redact(f"The data folder could not be opened: "
+                             f"{type(error).__name__}: {error}", self.registry))
 
     def _give_up(self, message: str) -> None:
         QMessageBox.critical(self.window, APP_DISPLAY_NAME, message)
