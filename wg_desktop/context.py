@@ -111,14 +111,18 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
             except BaseException:
                 store.close()
                 raise
-    audit = AuditLog(store, settings, registry)
-    ctx = AppContext(paths, settings, secrets, registry, store, audit,
-                     RetentionService(store, settings, audit),
-                     StoreJobRunStore(store, registry), instance_id)
-    ctx.backups = backups = BackupService.from_context(ctx)
-    ctx.retention.register(backups.retention_policy())
-    if not store.read_only:
-        _sweep_interrupted_backups(paths)
+    try:
+        audit = AuditLog(store, settings, registry)
+        ctx = AppContext(paths, settings, secrets, registry, store, audit,
+                         RetentionService(store, settings, audit),
+                         StoreJobRunStore(store, registry), instance_id)
+        ctx.backups = backups = BackupService.from_context(ctx)
+        ctx.retention.register(backups.retention_policy())
+        if not store.read_only:
+            _sweep_interrupted_backups(paths)
+    except BaseException:
+        store.close()       # no half-made context keeps the database open
+        raise
     return ctx
 
 

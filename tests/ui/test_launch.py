@@ -214,3 +214,25 @@ def test_an_unexpected_error_is_shown_once_with_secrets_removed(qtbot, parent, d
     assert seen["critical"][0].startswith("The data folder could not be opened: ValueError")
     assert secret not in seen["critical"][0] and secret not in outcome.failed[0]
     assert "could not open the data folder" in caplog.text and secret not in caplog.text
+
+
+def test_a_failed_open_on_the_worker_leaves_no_connection_behind(qtbot, parent, data_dir,
+                                                                 dialogs, monkeypatch):
+    """A pooled worker's thread teardown crashes SQLite's finaliser when a
+    connection is left open (see Store.session): a store that fails half-way
+    through opening must close what it opened, or this test kills pytest."""
+    import wg_desktop.store.db as db
+
+    seen, _ = dialogs
+    make_context(data_dir, {"HUBSPOT_TOKEN_ENCRYPTION_KEY": "cd" * 32}).close()
+    monkeypatch.setenv("HUBSPOT_TOKEN_ENCRYPTION_KEY", "cd" * 32)
+
+    def check_fails(*args, **kwargs):
+        raise RuntimeError("the check broke")
+
+    monkeypatch.setattr(db, "_run_check", check_fails)
+    for _ in range(3):              # several pooled threads, each torn down
+        opener, outcome = _open(qtbot, parent, data_dir)
+        assert outcome.opened == [] and "the check broke" in outcome.failed[0]
+    qtbot.wait(200)
+    assert len(seen["critical"]) == 3

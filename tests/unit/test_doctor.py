@@ -127,6 +127,39 @@ def test_unclean_shutdown_runs_a_check_that_finds_damage_and_opens_read_only(
     assert "\n" not in str(caught.value) and str(path) in str(caught.value)
 
 
+def _check_raises(path: Path, key: bytes) -> bool:
+    conn = connect_raw(path, key)
+    try:
+        conn.execute("PRAGMA quick_check").fetchall()
+    except sqlcipher.DatabaseError:
+        return True
+    finally:
+        conn.close()
+    return False
+
+
+def test_a_check_that_raises_instead_of_reporting_opens_read_only_too(healthy, key, stores):
+    """Some damage (a b-tree page SQLCipher cannot decrypt) makes quick_check
+    raise SQLCipher's own error from its fetch, which peewee does not wrap:
+    it is damage like any other, not a crash of the start."""
+    path = healthy
+    pages = path.stat().st_size // PAGE
+    scratch = path.with_name("scratch.db")
+    for page in range(2, pages):
+        shutil.copyfile(path, scratch)
+        flip(scratch, page)
+        if _check_raises(scratch, key):
+            shutil.move(scratch, path)
+            break
+    else:
+        pytest.fail("no page whose damage makes quick_check raise")
+    marker_path(path).write_text("open by pid 1\n")   # the last session never closed
+    store = open_store(path, key)
+    stores.append(store)
+    assert store.read_only and "quick_check" in store.damage
+    assert store.notice.startswith("opened read-only: ") and "\n" not in store.notice
+
+
 def test_check_on_request_finds_damage_without_a_marker(damaged, key, stores):
     path, _ = damaged
     store = open_store(path, key, check="quick")

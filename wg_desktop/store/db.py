@@ -130,9 +130,14 @@ def connect_raw(path: Path, key: bytes, *, read_only: bool = True,
     return conn
 
 
+# A cursor's fetch raises SQLCipher's own DatabaseError (peewee wraps only
+# execute): every handler here catches both.
+DATABASE_ERRORS = (pw.DatabaseError, sqlcipher.DatabaseError)
+
+
 def is_damage_error(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, (pw.DatabaseError, sqlcipher.DatabaseError)) and any(
+    return isinstance(exc, DATABASE_ERRORS) and any(
         m in text for m in DAMAGE_MESSAGES)
 
 
@@ -454,8 +459,14 @@ def open_store(path: Path, key: bytes, *, target_version: int = LATEST_VERSION,
         make_private_file(path)
     db = _RawKeyCipherDatabase(str(path), raw_key=key, pragmas=PRAGMAS,
                                check_same_thread=False)
-    _validate(db, path)
-    damage = _run_check(db, check, unclean)
+    # A failed open leaves no connection behind: on a pooled worker (the window
+    # opens its data on one) a connection left open crashes at thread teardown.
+    try:
+        _validate(db, path)
+        damage = _run_check(db, check, unclean)
+    except BaseException:
+        db.close()
+        raise
     if damage:
         db.close()
         log.info("%s", damaged_message(path, damage))   # shown as store.notice
@@ -483,7 +494,7 @@ def _validate(db: pw.Database, path: Path) -> None:
         db.connect(reuse_if_open=True)
         db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
         current_version(db)
-    except pw.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         db.close()
         if "not a database" in str(exc):
             raise StoreKeyError(
@@ -502,7 +513,7 @@ def _run_check(db: pw.Database, check: Check, unclean: bool) -> str:
     pragma = "integrity_check" if check is Check.FULL else "quick_check"
     try:
         rows = db.execute_sql(f"PRAGMA {pragma}").fetchall()
-    except pw.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         if is_damage_error(exc):
             return f"{pragma}: {exc}"
         raise
@@ -528,8 +539,12 @@ def _open_read_only(path: Path, key: bytes, reason: str, check: Check,
                                + ("&immutable=1" if immutable else ""),
                                raw_key=key, pragmas=READ_ONLY_PRAGMAS,
                                check_same_thread=False, uri=True)
-    _validate(db, path)
-    found = _run_check(db, check, marker_path(path).exists())
+    try:
+        _validate(db, path)
+        found = _run_check(db, check, marker_path(path).exists())
+    except BaseException:
+        db.close()
+        raise
     if found and not damage:
         damage = found
         reason = damaged_message(path, damage)
@@ -537,7 +552,7 @@ def _open_read_only(path: Path, key: bytes, reason: str, check: Check,
         db.connect()   # SQLCipher fails every statement after one bad page: start afresh
     try:
         version = current_version(db)
-    except pw.DatabaseError as exc:
+    except DATABASE_ERRORS as exc:
         db.close()
         if is_damage_error(exc):
             raise StoreDamaged(path, damage or str(exc)) from None
@@ -571,7 +586,7 @@ def explain_database_error(exc: BaseException, store: Store) -> StoreError | Non
     """
     if isinstance(exc, StoreError):
         return exc
-    if not isinstance(exc, (pw.DatabaseError, sqlcipher.DatabaseError)):
+    if not isinstance(exc, DATABASE_ERRORS):
         return None
     if is_damage_error(exc):
         return StoreDamaged(store.path, str(exc))
