@@ -170,10 +170,15 @@ class CliEnv:
                 self.verbosity, logging.DEBUG)
             configure_logging(self.paths, self._context.settings, self._context.registry,
                               stderr_level=stderr_level)
-            notice = self._context.store.notice
-            if notice:
-                print(f"wg-desktop: note: {notice}", file=sys.stderr)
         return self._context
+
+    def say_notice(self) -> None:
+        """After a command that did its job: the store's notice (opened
+        read-only, and why), so the user knows what the output came from. A
+        command that failed prints its one error line instead."""
+        notice = self._context.store.notice if self._context is not None else None
+        if notice:
+            print(f"wg-desktop: note: {notice}", file=sys.stderr)
 
     def close(self) -> None:
         if self._hubspot is not None:

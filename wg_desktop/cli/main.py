@@ -74,7 +74,9 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str] | None = No
             # The settings file alone, not the context: no keychain or store is
             # opened for a command that is about to be refused.
             check_features(args, Settings.load(env.paths.settings_file, env.environ))
-        return args.handler(args, env)
+        code = args.handler(args, env)
+        env.say_notice()
+        return code
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
