@@ -42,3 +42,29 @@ def test_a_window_that_is_not_shown_does_not_hold_them_back(qtbot):
     after_first_paint(window, [lambda: ran.append("scheduler started")])
     assert ran == []                  # not inside the call: on the next turn of the loop
     qtbot.waitUntil(lambda: ran == ["scheduler started"], timeout=2000)
+
+
+class NoPaint(QObject):
+    """A window that is shown but never painted (on another workspace, say)."""
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        return event.type() == QEvent.Type.Paint
+
+
+def test_a_window_that_never_paints_does_not_hold_them_back_either(qtbot, monkeypatch):
+    from wg_desktop.ui import first_paint
+
+    monkeypatch.setattr(first_paint, "FIRST_PAINT_WAIT_MS", 100)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    ran: list[str] = []
+    after_first_paint(window, [lambda: ran.append("data opened")])
+    eater = NoPaint(window)
+    window.installEventFilter(eater)      # consulted first: the watcher sees no paint
+    window.update()
+    qtbot.wait(50)
+    assert ran == []
+    qtbot.waitUntil(lambda: ran == ["data opened"], timeout=2000)
+    qtbot.wait(150)
+    assert ran == ["data opened"]         # once, not again

@@ -17,20 +17,27 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QWidget
 
 
+# A window shown but never exposed (on another workspace, behind a compositor
+# that paints nothing yet) gets no Paint event: the calls run after this long.
+FIRST_PAINT_WAIT_MS = 2_000
+
+
 class _FirstPaintWatcher(QObject):
     def __init__(self, window: QWidget, calls: list[Callable[[], object]]) -> None:
         super().__init__(window)
         self._window = window
         self._calls = calls
         window.installEventFilter(self)
+        QTimer.singleShot(FIRST_PAINT_WAIT_MS, self, self.run)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         if obj is self._window and event.type() == QEvent.Type.Paint:
-            self._window.removeEventFilter(self)
             self.run()      # queued calls: the paint in progress finishes first
         return False
 
     def run(self) -> None:
+        """Once: on the first paint, or when it is given up on."""
+        self._window.removeEventFilter(self)
         calls, self._calls = self._calls, []
         # Each its own event, as the singleShot(0) calls they replace: one that
         # raises reaches the crash handler and does not stop the others.
@@ -44,5 +51,4 @@ def after_first_paint(window: QWidget, calls: Iterable[Callable[[], object]]) ->
     or on the next turn of the event loop when it is not visible."""
     watcher = _FirstPaintWatcher(window, list(calls))
     if not window.isVisible():
-        window.removeEventFilter(watcher)
         watcher.run()
