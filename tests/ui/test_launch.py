@@ -236,3 +236,20 @@ def test_a_failed_open_on_the_worker_leaves_no_connection_behind(qtbot, parent, 
         assert outcome.opened == [] and "the check broke" in outcome.failed[0]
     qtbot.wait(200)
     assert len(seen["critical"]) == 3
+
+
+def test_services_that_cannot_be_made_end_the_app_with_status_1(qtbot, parent, monkeypatch,
+                                                                dialogs):
+    import wg_desktop.ui.app
+
+    seen, _ = dialogs
+
+    def no_port(ctx):
+        raise OSError("address already in use: 127.0.0.1:0")
+
+    monkeypatch.setattr(wg_desktop.ui.app, "build_services", no_port)
+    parent.ctx = object()
+    codes: list[int] = []
+    assert launch.services_or_quit(parent, codes.append) is None
+    assert seen["critical"] == ["address already in use: 127.0.0.1:0"]
+    qtbot.waitUntil(lambda: codes == [1], timeout=2000)

@@ -248,17 +248,15 @@ def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
     registry = SecretRegistry()
     install_crash_handlers(registry, lambda: window)
 
+    def quit_with(code: int) -> None:
+        window.quitting = True
+        window.close()
+        app.exit(code)
+
     def services_later() -> HubSpotServices | None:
-        from wg_desktop.ui.app import build_services
+        return services_or_quit(window, quit_with)
 
-        try:
-            return build_services(window.ctx)
-        except startup_errors() as exc:
-            QMessageBox.critical(window, APP_DISPLAY_NAME, str(exc))
-            QTimer.singleShot(0, window.quit)
-            return None
-
-    window = MainWindow(None, paths=paths, settings=settings, hubspot_later=services_later)
+    window = MainWindow(paths, settings, hubspot_later=services_later)
     guard.activated.connect(lambda: bring_forward(window))
     if window.tray is None:
         app.setQuitOnLastWindowClosed(True)
@@ -267,11 +265,6 @@ def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
     def opened(ctx: AppContext) -> None:
         if not open_window(window, ctx, pool, services_later):
             quit_with(1)
-
-    def quit_with(code: int) -> None:
-        window.quitting = True
-        window.close()
-        app.exit(code)
 
     def failed(message: str) -> None:
         window.data_failed(message)
@@ -286,7 +279,7 @@ def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
     try:
         return app.exec()
     finally:
-        job_pool = getattr(window, "job_pool", None)
+        job_pool = window.job_pool
         drained = pool.waitForDone(10_000) and (job_pool is None
                                                 or job_pool.waitForDone(10_000))
         if drained:
@@ -301,6 +294,21 @@ def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
             # could lose its last write. The process is exiting; leave it be.
             log.warning("background work did not finish within 10 s; exiting without "
                         "closing the database")
+
+
+def services_or_quit(window: MainWindow, quit_with: Callable[[int], None]
+                     ) -> HubSpotServices | None:
+    """The window's HubSpot services, made when first needed; when they
+    cannot be (the demo portal's port, a setting), the reason is shown and
+    the app ends with status 1."""
+    from wg_desktop.ui.app import build_services
+
+    try:
+        return build_services(window.ctx)
+    except startup_errors() as exc:
+        QMessageBox.critical(window, APP_DISPLAY_NAME, str(exc))
+        QTimer.singleShot(0, lambda: quit_with(1))
+        return None
 
 
 def open_window(window: MainWindow, ctx: AppContext, pool: QThreadPool,
