@@ -43,11 +43,11 @@ class AppContext:
     audit: AuditLog
     retention: RetentionService
     job_runs: StoreJobRunStore
+    # The one backup service of this data folder: the scheduled job, the
+    # Backups page, the CLI and the alerts (which listen to its outcomes) share it.
+    backups: BackupService
     instance_id: str | None = None      # scopes this data folder's keychain entries
     closers: list[Callable[[], None]] = field(default_factory=list)
-    # The one backup service of this data folder: the scheduled job, the
-    # Backups page and the alerts (which listen to its outcomes) share it.
-    backups: BackupService | None = None
 
     def close(self) -> None:
         for closer in reversed(self.closers):
@@ -113,11 +113,11 @@ def build_context(paths: Paths, environ: Mapping[str, str] | None = None, *,
                 raise
     try:
         audit = AuditLog(store, settings, registry)
-        ctx = AppContext(paths, settings, secrets, registry, store, audit,
-                         RetentionService(store, settings, audit),
-                         StoreJobRunStore(store, registry), instance_id)
-        ctx.backups = backups = BackupService.from_context(ctx)
-        ctx.retention.register(backups.retention_policy())
+        backups = BackupService(paths, store, secrets, settings, audit)
+        retention = RetentionService(store, settings, audit)
+        retention.register(backups.retention_policy())
+        ctx = AppContext(paths, settings, secrets, registry, store, audit, retention,
+                         StoreJobRunStore(store, registry), backups, instance_id)
         if not store.read_only:
             _sweep_interrupted_backups(paths)
     except BaseException:

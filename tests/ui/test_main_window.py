@@ -248,3 +248,26 @@ def test_the_demo_portal_setting_is_ticked_while_the_demo_runs(qtbot, ctx):
     assert isinstance(box, QCheckBox) and box.isChecked()
     assert "demo portal runs" in box.toolTip()
     assert "hubspot.mock_mode" not in dialog.changes()         # shown, not a change
+
+
+def test_services_that_fail_with_a_bug_leave_a_true_status_bar(qtbot, ctx):
+    import pytest
+
+    from wg_desktop.ui.app import create_main_window
+    from wg_desktop.ui.jobs import SynchronousPool
+
+    def broken():
+        raise RuntimeError("a bug while making the services")
+
+    win = create_main_window(ctx, SynchronousPool(), jobs_later=True, hubspot_later=broken)
+    qtbot.addWidget(win)
+    try:
+        assert win.statusBar().target_label.text() == "HubSpot: starting the connection…"
+        with pytest.raises(RuntimeError):
+            win.ensure_hubspot()
+        assert win.statusBar().target_label.text() == "HubSpot not configured"
+        assert not win.demo_banner.isVisibleTo(win)
+        assert win.ensure_hubspot() is None          # not tried again
+    finally:
+        win.quitting = True
+        win.close()

@@ -202,27 +202,23 @@ def create_main_window(ctx: AppContext, pool: QThreadPool | Any,
                        jobs_later: bool = False,
                        hubspot_later: Callable[[], HubSpotServices | None] | None = None
                        ) -> MainWindow:
-    """The window and its scheduler. ``jobs_later``: the scheduler starts
-    empty and :func:`schedule_window_jobs` fills it (after the first frame:
-    building the health services for its jobs is work the frame does not need)."""
-    scheduler, runner, bridge, job_pool = _window_parts(ctx, pool, hubspot, jobs_later)
-    window = MainWindow(ctx, scheduler, runner, hubspot=hubspot, hubspot_later=hubspot_later)
-    _adopt(window, scheduler, bridge, job_pool)
+    """A window on an opened context, made the way run_gui makes its own
+    (``MainWindow`` first, then :func:`open_window_data`). ``jobs_later``: the
+    scheduler starts empty and :func:`schedule_window_jobs` fills it (run_gui
+    does so after the Overview's first load)."""
+    window = MainWindow(ctx.paths, ctx.settings,
+                        hubspot_later=hubspot_later if hubspot is None else None)
+    open_window_data(window, ctx, pool, hubspot, hubspot_later=hubspot_later,
+                     jobs_later=jobs_later)
     return window
 
 
 def open_window_data(window: MainWindow, ctx: AppContext, pool: QThreadPool | Any,
                      hubspot: HubSpotServices | None = None, *,
-                     hubspot_later: Callable[[], HubSpotServices | None] | None = None) -> None:
-    """Hand a window opened before its data (run_gui's) the opened context,
-    with a scheduler whose jobs :func:`schedule_window_jobs` adds later."""
-    scheduler, runner, bridge, job_pool = _window_parts(ctx, pool, hubspot, jobs_later=True)
-    _adopt(window, scheduler, bridge, job_pool)
-    window.open_data(ctx, scheduler, runner, hubspot, hubspot_later)
-
-
-def _window_parts(ctx: AppContext, pool: QThreadPool | Any, hubspot: HubSpotServices | None,
-                  jobs_later: bool) -> tuple[JobScheduler, Callable[..., Any], AlertNotices, Any]:
+                     hubspot_later: Callable[[], HubSpotServices | None] | None = None,
+                     jobs_later: bool = True) -> None:
+    """Hand a window made before its data the opened context, with its
+    scheduler (and its jobs, unless ``jobs_later``) and its runner."""
     # Scheduled jobs get their own pool: a long sync never starves the pages'
     # loads, and stopping the scheduler waits for jobs only.
     job_pool: QThreadPool | Any = pool
@@ -230,18 +226,13 @@ def _window_parts(ctx: AppContext, pool: QThreadPool | Any, hubspot: HubSpotServ
         job_pool = QThreadPool()
         job_pool.setMaxThreadCount(2)
     runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
-    bridge = AlertNotices()
+    bridge = AlertNotices(window)
+    bridge.posted.connect(window.show_alert)
     scheduler = build_scheduler(ctx, StoreSessionPool(job_pool, ctx.store), hubspot,
                                 desktop=bridge.post, with_jobs=not jobs_later)
-    return scheduler, runner, bridge, job_pool
-
-
-def _adopt(window: MainWindow, scheduler: JobScheduler, bridge: AlertNotices,
-           job_pool: Any) -> None:
-    bridge.setParent(window)
-    bridge.posted.connect(window.show_alert)
     scheduler.setParent(window)
-    window.job_pool = job_pool           # keeps the pool alive as long as the window
+    window.job_pool = job_pool
+    window.open_data(ctx, scheduler, runner, hubspot, hubspot_later)
 
 
 def schedule_window_jobs(window: MainWindow, hubspot: HubSpotServices | None) -> None:

@@ -56,30 +56,23 @@ class _SyncEvents(QObject):
 class MainWindow(QMainWindow):
     current_portal_changed = Signal(object)   # hub id or None
 
-    def __init__(self, ctx: AppContext | None, scheduler: Any = None,
-                 runner: Callable[..., Any] | None = None,
-                 parent: QWidget | None = None, hubspot: Any = None,
-                 hubspot_later: Callable[[], Any] | None = None, *,
-                 paths: Paths | None = None, settings: Settings | None = None) -> None:
-        """``hubspot``: the HubSpotServices, or None (no HubSpot in this
-        session). ``hubspot_later`` instead makes them when first needed, at
-        the latest by :meth:`ensure_hubspot` (run_gui calls it after the first
-        frame); it returns None when they could not be made.
-
-        ``ctx`` None opens the window before its data, from ``paths`` and
-        ``settings`` alone: run_gui paints it at once and opens the data folder
-        (keychain, database) behind it, then hands it over with
-        :meth:`open_data`. Until then the page list and the menu items that
-        need the data are disabled and the window says it is opening."""
+    def __init__(self, paths: Paths, settings: Settings, parent: QWidget | None = None,
+                 hubspot_later: Callable[[], Any] | None = None) -> None:
+        """The window before its data, from ``paths`` and ``settings`` alone:
+        run_gui paints it at once and opens the data folder (keychain,
+        database) behind it, then hands it over with :meth:`open_data`
+        (``ui/app.open_window_data``). Until then the page list and the menu
+        items that need the data are disabled and the window says it is
+        opening. ``hubspot_later``: HubSpot is expected (the first frame
+        says "starting the connection", and the demo banner when the
+        settings choose the demo)."""
         super().__init__(parent)
-        if ctx is not None:
-            paths, settings = ctx.paths, ctx.settings
-        assert paths is not None and settings is not None, "paths and settings, or a context"
         self.paths = paths
         self.settings = settings
         self.ctx: Any = None               # AppContext once the data is open
         self.scheduler: Any = None
         self.runner: Any = None
+        self.job_pool: Any = None          # the scheduler's own pool, kept alive with the window
         self.hubspot: Any = None           # HubSpotServices once attached
         self._hubspot_later = hubspot_later
         self.quitting = False
@@ -131,13 +124,15 @@ class MainWindow(QMainWindow):
         self.layout_state.restore_window(self)
         self._status_timer = QTimer(self, interval=STATUS_REFRESH_MS)
         self._status_timer.timeout.connect(self.refresh_status)
-        if ctx is not None:
-            self.open_data(ctx, scheduler, runner, hubspot, hubspot_later)
 
     def open_data(self, ctx: AppContext, scheduler: Any, runner: Callable[..., Any],
                   hubspot: Any = None, hubspot_later: Callable[[], Any] | None = None) -> None:
         """The opened data folder, its scheduler and its runner: the pages
-        come to life, starting with the Overview."""
+        come to life, starting with the Overview. ``hubspot``: the
+        HubSpotServices, or None (no HubSpot in this session);
+        ``hubspot_later`` instead makes them when first needed, at the latest
+        by :meth:`ensure_hubspot` (run_gui calls it after the Overview's first
+        load); it returns None when they could not be made."""
         self.ctx = ctx
         self.scheduler = scheduler
         self.runner = runner
@@ -228,12 +223,15 @@ class MainWindow(QMainWindow):
         none in this session, or they could not be made)."""
         make, self._hubspot_later = self._hubspot_later, None
         if make is not None:
-            services = make()
-            if services is not None:
-                self.attach_hubspot(services)
-            else:
-                self.demo_banner.setVisible(False)
-                self.statusBar().target_label.setText("HubSpot not configured")
+            services = None
+            try:
+                services = make()
+            finally:    # a bug in making them reaches the crash dialog; the bar is true
+                if services is not None:
+                    self.attach_hubspot(services)
+                else:
+                    self.demo_banner.setVisible(False)
+                    self.statusBar().target_label.setText("HubSpot not configured")
         return self.hubspot
 
     def _portals(self) -> list[Any]:

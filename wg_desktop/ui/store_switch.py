@@ -53,7 +53,7 @@ def restore_in_window(window: Any, source: Path, passphrase: str | None,
     # connection meanwhile.
     was_running = window.pause_background()
     release_gui = window.ctx.store.detach_connection()
-    jobs = getattr(window, "job_pool", None)
+    jobs = window.job_pool
 
     def release() -> None:
         release_gui()
