@@ -4,7 +4,8 @@ offscreen, over a real encrypted store and real backup files."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QPushButton
 
 from tests.unit.test_backup_browse import seed
 from wg_desktop.services.backups import BackupService
@@ -66,12 +67,35 @@ def _said_as_error(page) -> bool:
     return theme.hex_color("alert_text") in page.status_label.styleSheet()
 
 
+class _ShownWindows(QObject):
+    """Every widget shown as a window of its own while installed on the app."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[QObject] = []
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Show and getattr(obj, "isWindow", lambda: False)():
+            self.shown.append(obj)
+        return False
+
+
 def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, backup):
-    browser = _open_browser(qtbot, window)
+    windows = _ShownWindows()
+    QApplication.instance().installEventFilter(windows)
+    try:
+        browser = _open_browser(qtbot, window)
+    finally:
+        QApplication.instance().removeEventFilter(windows)
+    # Only the window itself: no button of it flashed up as a window of its own.
+    assert not [w for w in windows.shown if isinstance(w, QPushButton)]
     qtbot.waitExposed(browser)
     assert window.isVisible() and browser.isVisible()
     assert browser.banner.text().startswith("Viewing backup of ")
     assert browser.banner.text().endswith("(read-only)")
+    # Coloured by the theme's roles, as every banner is (readable in dark mode too).
+    assert theme.hex_color("info_bg") in browser.banner.styleSheet()
+    assert theme.hex_color("info_text") in browser.banner.styleSheet()
     assert browser.windowTitle().startswith("Viewing backup of ")
     # The backup's rows, while the live store (and its page) has more.
     assert [r.versions for r in browser.page.model.rows] == [2]
@@ -85,10 +109,12 @@ def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, bac
     qtbot.waitUntil(lambda: history.shown_version_id is not None, timeout=5000)
     assert history.restore_button.isHidden() and history.live_button.isHidden()
     assert history.live_store_button.isVisible() and history.live_store_button.isEnabled()
+    assert not history.live_store_button.isWindow()
     assert browser.restore_history_button.isEnabled()
 
     view = history.compare_with_live_store()
     assert view is not None
+    assert view.status.text() == "Comparing…"              # the live store, not HubSpot
     qtbot.waitUntil(lambda: [v for v in history.findChildren(DiffView) if v.isVisible()]
                     == [view], timeout=5000)
     qtbot.waitUntil(lambda: view.result is not None, timeout=5000)
@@ -171,6 +197,36 @@ def test_restore_one_workflows_history_from_the_browser(qtbot, window, ctx, back
     assert "2 of the backup's 2 versions" in asked[0]
     assert done.args[0].added == 2
     assert _versions(ctx) == [3] and Workflow.get().id == workflow.id
+    browser.close()
+
+
+def test_restoring_a_history_runs_once_however_often_it_is_clicked(
+        qtbot, window, ctx, backup, monkeypatch):
+    from wg_desktop.store.models import WorkflowVersion
+    from wg_desktop.store.versions import prune
+    with ctx.store.writing():
+        prune(list(WorkflowVersion.select().order_by(WorkflowVersion.captured_at).limit(2)))
+    browser = _open_browser(qtbot, window)
+    button = browser.restore_history_button
+    assert not button.isEnabled()                          # no workflow selected yet
+    browser.page.select_workflow(browser.page.model.rows[0].id)
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a: asked.append(text) or QMessageBox.StandardButton.No))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not button.isEnabled()                          # while it plans
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)    # a double click
+    browser.restore_history()                              # or any other way in
+    qtbot.waitUntil(lambda: browser.status.text() == "Nothing was restored.", timeout=10000)
+    qtbot.wait(100)                                        # a second plan would ask now
+    assert len(asked) == 1 and button.isEnabled()
+    assert _versions(ctx) == [1]
+
+    # Another portal chosen: enabled again once the page selects a workflow there.
+    browser.portals.setCurrentIndex(1)
+    assert not button.isEnabled()
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
     browser.close()
 
 

@@ -3,6 +3,7 @@ with a file, picked in a dialog and shown in the diff view."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -11,10 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from tests.support.context import make_context
+from tests.ui.test_history_panel import ManualPool
 from tests.unit.test_compare_sides import PRODUCTION, export_zip, flow, portals  # noqa: F401
 from wg_desktop.flows.diff import RowTag
 from wg_desktop.services.workflows import WorkflowQueries
 from wg_desktop.store.models import Workflow
+from wg_desktop.ui.app import StoreSessionPool
+from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.pages.compare_dialog import CompareDialog, CompareMode, WorkflowPicker
 from wg_desktop.ui.pages.diff_view import TAG_ROLE
 from wg_desktop.ui.pages.pair_diff_view import FILE_ID, PairDiffView
@@ -187,6 +191,69 @@ def test_a_bad_file_is_one_line_and_nothing_opens(qtbot, host, queries, runner,
     assert "\n" not in message and message.endswith("nothing was compared.")
     assert dialog.isVisible() and not pair_views()
     assert dialog.compare_button.isEnabled()                       # fix the file, try again
+
+
+def held_file_dialog(qtbot, host, ctx, queries, workflow_id: int
+                     ) -> tuple[CompareDialog, ManualPool]:
+    """A file dialog on ``workflow_id`` whose reads wait until the test runs
+    them (a slow disk); the stored workflows and its versions are read."""
+    pool = ManualPool()
+    runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
+    dialog = CompareDialog(queries, runner, CompareMode.FILE, selected=workflow_id, parent=host)
+    dialog.show()
+    pool.run_next()                                         # the stored workflows
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
+    pool.run_next()                                         # the workflow's versions
+    qtbot.waitUntil(lambda: dialog.first.ready, timeout=WAIT)
+    return dialog, pool
+
+
+def test_a_file_read_overtaken_by_another_path_opens_nothing(
+        qtbot, host, ctx, queries, portals, tmp_path):  # noqa: F811
+    production, _ = portals
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(flow("41", name="Before")))
+    edited = flow("41")
+    edited["actions"][1]["fields"]["delta"] = "2880"
+    after.write_text(json.dumps(edited))
+    dialog, pool = held_file_dialog(qtbot, host, ctx, queries, production.id)
+    dialog.set_file(before)
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    assert dialog.status.text() == "Reading before.json…" and len(pool.tasks) == 1
+    read_before = pool.tasks.pop()
+    dialog.set_file(after)                                  # edited while it was read
+    assert dialog.status.text() == "" and dialog.compare_button.isEnabled()
+    read_before()                                           # the late answer
+    qtbot.wait(100)                                         # delivered (or dropped)
+    assert not pair_views() and dialog.isVisible()
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    assert dialog.status.text() == "Reading after.json…"
+    pool.run_next()
+    qtbot.waitUntil(lambda: len(pair_views()) == 1, timeout=WAIT)
+    view = pair_views()[0]
+    assert view.new_combo.currentText() == "File after.json: 'Onboarding' (41)"
+    pool.run_next()                                         # the comparison itself
+    qtbot.waitUntil(lambda: showing(view), timeout=WAIT)
+    assert view.result.summary_line == DELAY_CHANGE
+
+
+def test_a_file_read_for_a_workflow_no_longer_chosen_opens_nothing(
+        qtbot, host, ctx, queries, portals, tmp_path):  # noqa: F811
+    production, sandbox = portals
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(flow("41")))
+    dialog, pool = held_file_dialog(qtbot, host, ctx, queries, production.id)
+    dialog.set_file(path)
+    qtbot.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)
+    read_for_production = pool.tasks.pop()
+    assert dialog.first.select(sandbox.id)                  # another side, while it is read
+    read_for_production()
+    qtbot.wait(100)
+    assert not pair_views() and dialog.isVisible()
+    assert dialog.status.text() == ""
+    qtbot.waitUntil(lambda: len(pool.tasks) == 1, timeout=WAIT)
+    pool.run_next()                                         # the sandbox's versions
+    qtbot.waitUntil(lambda: dialog.compare_button.isEnabled(), timeout=WAIT)
 
 
 def test_cancel_does_nothing(qtbot, host, queries, runner, portals):  # noqa: F811

@@ -336,3 +336,23 @@ def test_the_words_show_before_the_json_tree_and_text_are_built(qtbot, ctx, quer
     pool.run_next()                                         # the tree and the text
     qtbot.waitUntil(lambda: panel.json_model.rowCount() > 0, timeout=WAIT)
     assert json.loads(panel.raw.toPlainText()) == DEFINITIONS[-1]
+
+
+def test_a_failed_json_view_build_leaves_the_words_shown(qtbot, queries, workflow, runner,
+                                                          monkeypatch):
+    """The second task (tree and raw text) failing says so; the version stays
+    open in words and nothing else is reset."""
+    def broken(document):
+        raise ValueError("too deep")
+
+    monkeypatch.setattr("wg_desktop.ui.pages.history_panel.version_detail", broken)
+    panel = make_panel(qtbot, queries, runner)
+    newest = queries.history(workflow)[0]
+    panel.show_workflow(workflow.id)
+    qtbot.waitUntil(lambda: panel.status.text() != "", timeout=WAIT)
+    assert panel.status.text() == "Could not build the JSON views of this version: too deep"
+    assert panel.shown_version_id == newest.id
+    assert panel.readable.model.rowCount() > 0                  # the words stay
+    assert panel.caption.text().startswith("v3 of 3")
+    assert panel.save_button.isEnabled() and panel.json_model.rowCount() == 0
+

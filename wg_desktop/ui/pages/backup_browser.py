@@ -32,8 +32,9 @@ from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 if TYPE_CHECKING:
     from wg_desktop.store.db import Store
 
-BANNER_STYLE = ("background:#e8f0fe;color:#1a3d7c;font-weight:bold;"
-                "border-bottom:1px solid #9db8f0;padding:6px")
+# ui/theme.py roles: readable in the light and the dark palette alike.
+BANNER_STYLE = ("background:${info_bg};color:${info_text};font-weight:bold;"
+                "border-bottom:1px solid ${info_border};padding:6px")
 ALL_PORTALS = None
 
 
@@ -64,6 +65,8 @@ class BackupBrowser(QMainWindow):
         self._run_live = self._tracked(runner)
         self._run = self._tracked(bound_runner(runner, opened.store))
         self._closing = False
+        self._workflow_chosen = False      # a workflow of the shown portal(s) is selected
+        self._merging = False              # a history restore is planned or running
         self.setWindowTitle(f"{opened.title} — {opened.source.name}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1200, 800)
@@ -72,7 +75,7 @@ class BackupBrowser(QMainWindow):
         self.banner.setObjectName("backupBanner")
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.banner.setStyleSheet(BANNER_STYLE)
+        theme.apply_style(self.banner, BANNER_STYLE)
         self.details = QLabel(str(opened.source))
         self.details.setTextFormat(Qt.TextFormat.PlainText)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -84,7 +87,7 @@ class BackupBrowser(QMainWindow):
         self.restore_history_button.setToolTip(
             "Add the versions of the selected workflow that the live store lacks; the live "
             "store's own versions are kept")
-        self.restore_history_button.setEnabled(False)
+        self._update_restore_button()
         self.status = QLabel("")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
@@ -112,10 +115,8 @@ class BackupBrowser(QMainWindow):
         layout.addLayout(inner, 1)
         self.setCentralWidget(central)
 
-        self.portals.currentIndexChanged.connect(
-            lambda: self.page.set_portal(self.portals.currentData()))
-        self.page.workflow_selected.connect(
-            lambda _: self.restore_history_button.setEnabled(True))
+        self.portals.currentIndexChanged.connect(self._portal_chosen)
+        self.page.workflow_selected.connect(self._workflow_selected)
         self.restore_history_button.clicked.connect(lambda: self.restore_history())
         self.reload()
 
@@ -125,6 +126,20 @@ class BackupBrowser(QMainWindow):
             self._tasks = [t for t in self._tasks if not t.delivered] + [handle]
             return handle
         return run
+
+    def _update_restore_button(self) -> None:
+        # One restore at a time: a second click would plan (and ask) twice.
+        self.restore_history_button.setEnabled(self._workflow_chosen and not self._merging)
+
+    def _workflow_selected(self, workflow_id: int) -> None:
+        self._workflow_chosen = True
+        self._update_restore_button()
+
+    def _portal_chosen(self) -> None:
+        # The page reloads and selects again what it still lists.
+        self._workflow_chosen = False
+        self._update_restore_button()
+        self.page.set_portal(self.portals.currentData())
 
     # -- loading ----------------------------------------------------------------------
 
@@ -153,17 +168,19 @@ class BackupBrowser(QMainWindow):
     def restore_history(self, workflow_id: int | None = None) -> None:
         """Plan (off the GUI thread), confirm, then merge into the live store."""
         workflow_id = workflow_id if workflow_id is not None else self.page.selected_workflow_id()
-        if workflow_id is None:
+        if workflow_id is None or self._merging:
             return
         backup, live = self.opened.store, self.live_store
+        self._merging = True
+        self._update_restore_button()
         self._say("Comparing with the live store…")
         self._run_live(lambda: plan_history_merge(backup, live, workflow_id),
                        on_result=lambda plan: self._confirm_restore(workflow_id, plan),
-                       on_error=lambda error: self._say(f"Nothing was restored: {error}"))
+                       on_error=self._merge_failed)
 
     def _confirm_restore(self, workflow_id: int, plan: HistoryMergePlan) -> None:
         if not plan.missing:
-            self._say(plan.text())
+            self._merge_ended(plan.text())
             return
         answer = QMessageBox.question(
             self, "Restore this workflow's history",
@@ -171,7 +188,7 @@ class BackupBrowser(QMainWindow):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
-            self._say("Nothing was restored.")
+            self._merge_ended("Nothing was restored.")
             return
         backup, live, audit, settings = (self.opened.store, self.live_store, self.audit,
                                          self.settings)
@@ -179,12 +196,19 @@ class BackupBrowser(QMainWindow):
         self._say("Restoring the history…")
         self._run_live(lambda: merge_workflow_history(backup, live, audit, settings,
                                                       workflow_id, source=source),
-                       on_result=self._restored,
-                       on_error=lambda error: self._say(f"Nothing was restored: {error}"))
+                       on_result=self._restored, on_error=self._merge_failed)
 
     def _restored(self, result: HistoryMergeResult) -> None:
-        self._say(result.text())
+        self._merge_ended(result.text())
         self.history_restored.emit(result)
+
+    def _merge_failed(self, error: BaseException) -> None:
+        self._merge_ended(f"Nothing was restored: {error}")
+
+    def _merge_ended(self, text: str) -> None:
+        self._merging = False
+        self._update_restore_button()
+        self._say(text)
 
     # -- closing ------------------------------------------------------------------------
 

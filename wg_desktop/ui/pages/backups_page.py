@@ -179,6 +179,9 @@ class BackupsPage(QWidget):
         self._checks: dict[Path, str] = {}
         self._backing_up = False
         self._busy_action = False
+        # The status line says nothing the user did (it is empty or speaks of the
+        # listing): the "no backups" hint may take it. Set by _say.
+        self._listing_line = True
         # Set by the window: restore there (stop, restore, reload). None: give the command.
         self.restore_in_app: Callable[[Path, str | None, Callable[[str, bool], None]],
                                       None] | None = None
@@ -257,7 +260,10 @@ class BackupsPage(QWidget):
         self.export_button.setEnabled(not self._busy_action)
         self.progress.setVisible(self._backing_up or self._busy_action)
 
-    def _say(self, text: str, error: bool = False) -> None:
+    def _say(self, text: str, error: bool = False, *, listing: bool = False) -> None:
+        """``listing``: the line is about the list itself (the hint, a failed
+        read), not the outcome of an action, so the next listing may replace it."""
+        self._listing_line = listing or not text
         self.status_label.setText(text)
         theme.apply_style(self.status_label, "color: ${alert_text};" if error else "")
 
@@ -302,13 +308,12 @@ class BackupsPage(QWidget):
         # The hint stands in for an empty or failed listing only: it must not
         # replace the outcome of what the user just did (a refused backup or
         # an export leaves the list empty too).
-        said = self.status_label.text()
-        if not rows and (not said or said == NO_BACKUPS or said.startswith(LIST_FAILED)):
-            self._say(NO_BACKUPS)
+        if not rows and self._listing_line:
+            self._say(NO_BACKUPS, listing=True)
 
     def _load_error(self, error: BaseException) -> None:
         self._pending = None
-        self._say(f"{LIST_FAILED}{error}", error=True)
+        self._say(f"{LIST_FAILED}{error}", error=True, listing=True)
 
     # -- back up now --------------------------------------------------------------------
 
@@ -488,17 +493,19 @@ class BackupsPage(QWidget):
             self, "Restore from a backup", preview.text(self.service.paths.database),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes or self.restore_in_app is None:
+        if answer != QMessageBox.StandardButton.Yes:
             self._say("Nothing was restored.")
             return
+        assert self.restore_in_app is not None     # prepare_restore runs in the window only
         self._set_busy(True)
         self._say("Restoring… background jobs are paused; every page reloads when it is done.")
         self.restore_in_app(preview.path, preview.passphrase, self._restore_done)
 
     def _restore_done(self, text: str, ok: bool) -> None:
+        # No reload here: the window's reload_pages (ui/store_switch.py) has
+        # every page, this one too, read the store again, after a failure too.
         self._set_busy(False)
         self._say(text, error=not ok)
-        self.reload()
 
     def _set_busy(self, busy: bool) -> None:
         self._busy_action = busy

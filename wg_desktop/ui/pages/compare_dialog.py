@@ -31,7 +31,7 @@ from wg_desktop.services.compare import (WorkflowSide, compare_with_flow, compar
 from wg_desktop.services.compare_file import FileFlow, FileFlowRef, FileWorkflowChoiceNeeded
 from wg_desktop.services.workflows import WorkflowQueries, WorkflowRow
 from wg_desktop.ui.pages.diff_view import VersionChoice
-from wg_desktop.ui.pages.history_panel import version_label
+from wg_desktop.ui.pages.history_panel import version_choices
 from wg_desktop.ui.pages.pair_diff_view import FILE_ID, PairDiffView, pair_result
 from wg_desktop.ui.compare_modes import CompareMode, comparison_enabled
 from wg_desktop.ui.table_model import ListTableModel
@@ -49,10 +49,7 @@ def load_workflows(queries: WorkflowQueries) -> list[WorkflowRow]:
 
 def load_versions(queries: WorkflowQueries, workflow_id: int) -> list[VersionChoice]:
     """The workflow's versions, newest first, named as the history names them."""
-    versions = queries.history(queries.get(workflow_id))
-    total = len(versions)
-    choices = [VersionChoice(info.id, total - row, version_label(total - row, info))
-               for row, info in enumerate(versions)]
+    choices = version_choices(queries.history(queries.get(workflow_id)))
     if choices:
         latest = choices[0]
         choices[0] = VersionChoice(latest.id, latest.number, f"{latest.label} (latest)")
@@ -221,7 +218,7 @@ class CompareDialog(QDialog):
         self._run = runner
         self.mode = mode
         self._selected = selected
-        self._tasks: list[Any] = []
+        self._load_task: Any = None      # the stored workflows, for the pickers
         self._file_task: Any = None
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(980 if mode is CompareMode.WORKFLOWS else 620, 560)
@@ -279,9 +276,9 @@ class CompareDialog(QDialog):
         self.browse_button.clicked.connect(self._choose_file)
         self.buttons.accepted.connect(self.compare)
         self.buttons.rejected.connect(self.reject)
-        self._tasks.append(self._run(lambda: load_workflows(queries),
-                                     on_result=self._show_workflows,
-                                     on_error=self._load_failed))
+        self._load_task = self._run(lambda: load_workflows(queries),
+                                    on_result=self._show_workflows,
+                                    on_error=self._load_failed)
 
     # -- public -----------------------------------------------------------------------
 
@@ -303,8 +300,8 @@ class CompareDialog(QDialog):
         self.compare_button.setEnabled(False)
         self._set_status(f"Reading {path.name}…")
         self._file_task = self._run(lambda: file_flow_for(queries, first.id, path, choice),
-                                    on_result=self._open_with_file,
-                                    on_error=self._file_failed)
+                                    on_result=lambda found: self._open_with_file(first, found),
+                                    on_error=lambda error: self._file_failed(first, error))
 
     # -- internals ----------------------------------------------------------------------
 
@@ -312,6 +309,7 @@ class CompareDialog(QDialog):
         return [self.first] + ([self.second] if self.second is not None else [])
 
     def _show_workflows(self, rows: list[WorkflowRow]) -> None:
+        self._load_task = None
         for picker in self._pickers():
             picker.set_rows(rows)
         if not rows:
@@ -322,7 +320,8 @@ class CompareDialog(QDialog):
                 self.first.select(self._selected)
 
     def _load_failed(self, error: BaseException) -> None:
-        self._fail(f"Could not read the stored workflows: {error}")
+        self._load_task = None
+        self._set_status(f"Could not read the stored workflows: {error}")
 
     def _can_compare(self) -> bool:
         if not all(picker.ready for picker in self._pickers()):
@@ -333,6 +332,10 @@ class CompareDialog(QDialog):
         self.compare_button.setEnabled(self._can_compare() and self._file_task is None)
 
     def _file_changed(self) -> None:
+        if self._file_task is not None:
+            self._file_task.discard()         # a read of the file named before
+            self._file_task = None
+            self._set_status("")              # it said "Reading <that file>…"
         self._show_file_choice([])            # a choice of another file means nothing here
         self._update_state()
 
@@ -370,11 +373,18 @@ class CompareDialog(QDialog):
                                 first.version_id(), second.version_id(), compute,
                                 workflow_id=a.id, parent=self.parentWidget()))
 
-    def _open_with_file(self, found: FileFlow) -> None:
+    def _stale_file_read(self, row: WorkflowRow) -> bool:
+        """The file read for ``row`` ended; True (and it is dropped) when
+        another stored workflow was chosen meanwhile: it was read for that one."""
         self._file_task = None
-        row = self.first.row
-        if row is None:
-            self._update_state()
+        if self.first.row is row:
+            return False
+        self._set_status("")
+        self._update_state()
+        return True
+
+    def _open_with_file(self, row: WorkflowRow, found: FileFlow) -> None:
+        if self._stale_file_read(row):
             return
         title = f"{row.name} ↔ {found.file_name}"
         queries = self.queries
@@ -393,28 +403,26 @@ class CompareDialog(QDialog):
         view.raise_()
         self.accept()
 
-    def _file_failed(self, error: BaseException) -> None:
-        self._file_task = None
+    def _file_failed(self, row: WorkflowRow, error: BaseException) -> None:
+        if self._stale_file_read(row):
+            return
         if isinstance(error, FileWorkflowChoiceNeeded):
             self._show_file_choice(error.candidates)
             self._set_status(f"{error}: choose the workflow in the file, then Compare.")
             self._update_state()
             return
         self._update_state()
-        self._fail(str(error))
-
-    def _fail(self, message: str) -> None:
-        self._set_status(message)
+        self._set_status(str(error))
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)
 
     def done(self, result: int) -> None:
         """Closing drops every pending read: nothing is left to show it in."""
-        for task in [*self._tasks, self._file_task]:
+        for task in (self._load_task, self._file_task):
             if task is not None:
                 task.discard()
-        self._tasks, self._file_task = [], None
+        self._load_task = self._file_task = None
         for picker in self._pickers():
             picker.discard_pending()
         super().done(result)

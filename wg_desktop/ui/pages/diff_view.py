@@ -34,6 +34,8 @@ from wg_desktop.services.workflows import WorkflowQueries
 NEXT_KEYS = ("F7", "Alt+Down")
 PREVIOUS_KEYS = ("Shift+F7", "Alt+Up")
 NO_DIFFERENCES_TEXT = "No differences: the two versions have the same content."
+COMPARING_TEXT = "Comparing…"
+HUBSPOT_READING_TEXT = "Reading the live workflow from HubSpot…"
 # The pickers' id of "Live in HubSpot now": stored version ids are positive.
 LIVE_ID = -1
 
@@ -326,6 +328,9 @@ class DiffView(QDialog):
             self.new_combo.addItem(live.label, LIVE_ID)
             self.new_combo.setItemData(0, getattr(compare, "hint", "Read from HubSpot when "
                                                   "compared"), Qt.ItemDataRole.ToolTipRole)
+        # While the right side is read: only HubSpot's is a request to HubSpot.
+        self._live_status = (HUBSPOT_READING_TEXT if isinstance(compare, CompareService)
+                             else COMPARING_TEXT)
         for choice in versions:          # newest first, as in the history
             for combo in (self.old_combo, self.new_combo):
                 combo.addItem(choice.label, choice.id)
@@ -424,16 +429,20 @@ class DiffView(QDialog):
 
     def compare(self, old_id: int, new_id: int) -> None:
         """Compare two versions (off the GUI thread); a late older answer is dropped."""
+        queries, workflow_id, service = self.queries, self.workflow_id, self.compare_service
+        old, new = self._choices[old_id], self._choices[new_id]
+        self.start_comparison(lambda: compute_diff(queries, workflow_id, old, new, service),
+                              self._live_status if new.is_live else COMPARING_TEXT)
+
+    def start_comparison(self, work: Callable[[], DiffResult], status: str) -> None:
+        """Run ``work`` (worker thread) and show its result; ``status`` says
+        what happens meanwhile. The answer of an earlier request is dropped."""
         if self._task is not None:
             self._task.discard()
         self._request += 1
         request = self._request
-        queries, workflow_id, service = self.queries, self.workflow_id, self.compare_service
-        old, new = self._choices[old_id], self._choices[new_id]
-        self.status.setText("Reading the live workflow from HubSpot…" if new.is_live
-                            else "Comparing…")
-        self._task = self._run(lambda: compute_diff(queries, workflow_id, old, new, service),
-                               on_result=lambda result: self._show(request, result),
+        self.status.setText(status)
+        self._task = self._run(work, on_result=lambda result: self._show(request, result),
                                on_error=lambda error: self._failed(request, error))
 
     def change_rows(self) -> list[int]:

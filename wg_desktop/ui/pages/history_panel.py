@@ -89,6 +89,14 @@ def version_label(number: int, info: VersionInfo) -> str:
     return f"v{number} · {local_time_text(info.captured_at)[:16]} · {origin_label(info.origin)}"
 
 
+def version_choices(versions: list[VersionInfo]) -> list[VersionChoice]:
+    """The versions (newest first, as the store lists them) as the pickers
+    name them: numbered from the oldest, 'v3 · 2026-03-03 09:30 · Sync'."""
+    total = len(versions)
+    return [VersionChoice(info.id, total - row, version_label(total - row, info))
+            for row, info in enumerate(versions)]
+
+
 def format_json(document: Any) -> str:
     """Pretty JSON for the raw view; key order as stored, non-ASCII kept."""
     return json.dumps(document, indent=2, ensure_ascii=False)
@@ -368,7 +376,6 @@ class HistoryPanel(QWidget):
         self.live_store_button = QPushButton("Compare with the live store")
         self.live_store_button.setToolTip("Compare this version of the backup with the newest "
                                           "version of the same workflow in the live store")
-        self.live_store_button.setVisible(store_compare is not None and comparison)
         self.readable = ReadableView()
         self.json_model = JsonTreeModel(self)
         self.tree = QTreeView()
@@ -413,6 +420,8 @@ class HistoryPanel(QWidget):
             self.compare_button.hide()     # would open as a window of its own
         viewer_bar.addWidget(self.live_button)
         viewer_bar.addWidget(self.live_store_button)
+        if store_compare is None or not comparison:     # hide only, as Compare above
+            self.live_store_button.hide()
         viewer_bar.addWidget(self.restore_button)
         viewer_bar.addWidget(self.save_button)
         viewer = QWidget()
@@ -538,9 +547,7 @@ class HistoryPanel(QWidget):
         versions = self.versions_model.versions
         if not self.comparison or self._workflow_id is None or not versions:
             return None
-        total = len(versions)
-        choices = [VersionChoice(info.id, total - row, version_label(total - row, info))
-                   for row, info in enumerate(versions)]
+        choices = version_choices(versions)
         default_old, default_new = default_pair([c.id for c in choices],
                                                 self._selected_version_id())
         if live is None and self.can_compare_live:
@@ -724,7 +731,7 @@ class HistoryPanel(QWidget):
         document = loaded.document
         self._detail_task = self._run(lambda: version_detail(document),
                                       on_result=lambda detail: self._show_detail(info.id, detail),
-                                      on_error=self._version_failed)
+                                      on_error=lambda error: self._detail_failed(info.id, error))
 
     def _show_detail(self, version_id: int, detail: VersionDetail) -> None:
         self._detail_task = None
@@ -737,6 +744,14 @@ class HistoryPanel(QWidget):
         self._raw_stale = True
         if self.viewer_tabs.currentIndex() == ViewerTab.RAW:
             self._fill_raw()
+
+    def _detail_failed(self, version_id: int, error: BaseException) -> None:
+        """The tree and text could not be built: the words stay; only said
+        when that version is still the one shown."""
+        self._detail_task = None
+        if version_id != self._shown_version:
+            return
+        self._set_status(f"Could not build the JSON views of this version: {error}")
 
     def _apply_highlight(self, text: str) -> None:
         """Select the first occurrence of ``text`` in the words; the raw JSON
@@ -768,6 +783,9 @@ class HistoryPanel(QWidget):
     # -- viewer --------------------------------------------------------------------------
 
     def _clear_viewer(self) -> None:
+        if self._detail_task is not None:
+            self._detail_task.discard()     # the tree and text of a version no longer shown
+            self._detail_task = None
         self._shown_version = None
         self.readable.clear()
         self.json_model.clear()

@@ -6,8 +6,8 @@ only, copy, save as HTML) with its pickers refilled: the left one lists the
 first workflow's versions, the right one the second workflow's (or the one
 file entry), and each comparison runs ``compute(old_id, new_id)`` — a call
 into ``services.compare`` — on the worker instead of two versions of one
-workflow. The runner, the request counter that drops late answers and the
-way results are shown stay the base class's.
+workflow, through the base class's ``start_comparison`` (the runner, the
+request counter that drops late answers, the way results are shown).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QComboBox, QWidget
 from wg_desktop.flows.diff import SECTION_TITLES, side_by_side, unified_lines
 from wg_desktop.services.compare import Comparison
 from wg_desktop.services.workflows import WorkflowQueries
-from wg_desktop.ui.pages.diff_view import DiffResult, DiffView, VersionChoice
+from wg_desktop.ui.pages.diff_view import COMPARING_TEXT, DiffResult, DiffView, VersionChoice
 
 # The right picker's id of "the workflow in the file": stored version ids are
 # positive and the history's live side is -1.
@@ -68,14 +68,7 @@ class PairDiffView(DiffView):
         compute: PairCompute | None = getattr(self, "_compute", None)
         if compute is None or old_id is None or new_id is None:
             return
-        if self._task is not None:
-            self._task.discard()
-        self._request += 1
-        request = self._request
-        self.status.setText("Comparing…")
-        self._task = self._run(lambda: compute(old_id, new_id),
-                               on_result=lambda result: self._show(request, result),
-                               on_error=lambda error: self._failed(request, error))
+        self.start_comparison(lambda: compute(old_id, new_id), COMPARING_TEXT)
 
 
 __all__ = ["FILE_ID", "PairDiffView", "pair_result"]

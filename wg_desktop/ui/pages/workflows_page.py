@@ -427,7 +427,8 @@ class WorkflowsPage(QWidget):
                  store_compare: LiveStoreCompare | None = None) -> None:
         super().__init__(parent)
         self.queries = queries
-        # An opened backup: this says so in the banner; nothing is written.
+        # An opened backup: this says so in the banner; nothing is written (its
+        # browser passes no sync or restore service, and never sets it offline).
         self.read_only = read_only
         # The feed only reads (and remembers the last look in) the same store.
         self.feed = changes if changes is not None else ChangeFeed(queries.store)
@@ -503,8 +504,8 @@ class WorkflowsPage(QWidget):
                                (Column.PORTAL, "Agency client portal")):
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 24)
 
-        self.history = HistoryPanel(queries, runner, restore=None if read_only else restore,
-                                    comparison=comparison, store_compare=store_compare)
+        self.history = HistoryPanel(queries, runner, restore=restore, comparison=comparison,
+                                    store_compare=store_compare)
         self.changes_model = ChangesTableModel(self)
         self.changes_table = QTableView()
         self.changes_table.setModel(self.changes_model)
@@ -591,7 +592,6 @@ class WorkflowsPage(QWidget):
         self.cancel_button.clicked.connect(self.cancel_sync)
         self._update_sync_button()
         if read_only:
-            self.sync_service = None
             self.sync_button.hide()
             self.banner.setText(read_only)
             self.banner.show()
@@ -619,8 +619,6 @@ class WorkflowsPage(QWidget):
     def set_offline(self, reason: str | None) -> None:
         """Offline (not connected, breaker open): say so and disable syncing;
         everything stored stays browsable. None = online."""
-        if self.read_only:
-            return              # an opened backup's banner stays what it is
         self._offline_reason = reason
         self.banner.setText(offline_text(reason) if reason else "")
         self.banner.setVisible(bool(reason))
