@@ -25,7 +25,7 @@ from typing import Iterator
 
 from wg_desktop.constants import APP_DISPLAY_NAME
 from wg_desktop.paths import Paths, write_private_atomic
-from wg_desktop.portable import FileLock, LockBusy
+from wg_desktop.portable import FileLock
 
 # Opening can include a schema migration of a large store.
 START_LOCK_TIMEOUT_S = 120.0
@@ -40,10 +40,6 @@ class InstanceBusy(RuntimeError):
 
 class WindowOpen(InstanceBusy):
     """A window has the data folder open, and the command cannot run beside it."""
-
-    def __init__(self, message: str, holder_pid: int | None) -> None:
-        super().__init__(message)
-        self.holder_pid = holder_pid
 
 
 class PortalBusy(InstanceBusy):
@@ -69,35 +65,31 @@ def holding_window_lock(paths: Paths, refusal: str) -> Iterator[None]:
     if not paths.writable():
         yield
         return
-    lock = FileLock(window_lock_path(paths.data_dir))
-    try:
-        lock.acquire(timeout=0)
-    except LockBusy as exc:
-        who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
-        raise WindowOpen(f"{APP_DISPLAY_NAME} has {paths.data_dir} open in a window{who}; "
-                         f"{refusal}", exc.holder_pid) from None
-    try:
+
+    def busy(pid: int | None) -> WindowOpen:
+        return WindowOpen(f"{APP_DISPLAY_NAME} has {paths.data_dir} open in a window"
+                          f"{held_by(pid)}; {refusal}")
+
+    with FileLock(window_lock_path(paths.data_dir)).holding(busy):
         yield
-    finally:
-        lock.release()
 
 
 @contextmanager
 def holding_portal_lock(data_dir: Path, hub_id: int, name: str, doing: str) -> Iterator[None]:
     """Hold the portal's sync lock for ``doing`` (e.g. "disconnect it"); raise
     :class:`PortalBusy` at once when a sync or restore of it runs."""
-    lock = FileLock(sync_lock_path(data_dir, hub_id))
-    try:
-        lock.acquire(timeout=0)
-    except LockBusy as exc:
-        who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
-        raise PortalBusy(f"A sync or restore of portal {name} ({hub_id}) is already "
-                         f"running{who}; nothing was changed. Try again to {doing} when it "
-                         "has finished.") from None
-    try:
+    def busy(pid: int | None) -> PortalBusy:
+        return PortalBusy(f"A sync or restore of portal {name} ({hub_id}) is already "
+                          f"running{held_by(pid)}; nothing was changed. Try again to {doing} "
+                          "when it has finished.")
+
+    with FileLock(sync_lock_path(data_dir, hub_id)).holding(busy):
         yield
-    finally:
-        lock.release()
+
+
+def held_by(pid: int | None) -> str:
+    """' (pid 123)' naming a lock's holder, or nothing when it is unknown."""
+    return f" (pid {pid})" if pid else ""
 
 
 def read_instance_id(paths: Paths) -> str | None:
@@ -134,14 +126,11 @@ def holding_start_lock(paths: Paths, timeout: float = START_LOCK_TIMEOUT_S) -> I
     if not paths.writable():
         yield False
         return
-    lock = FileLock(paths.start_lock_file)
-    try:
-        lock.acquire(timeout=timeout)
-    except LockBusy as exc:
-        who = f"pid {exc.holder_pid}" if exc.holder_pid else "another process"
-        raise InstanceBusy(f"{paths.data_dir} is being opened by {who} for more than "
-                           f"{timeout:.0f} s; try again when it has started.") from None
-    try:
+
+    def busy(pid: int | None) -> InstanceBusy:
+        who = f"pid {pid}" if pid else "another process"
+        return InstanceBusy(f"{paths.data_dir} is being opened by {who} for more than "
+                            f"{timeout:.0f} s; try again when it has started.")
+
+    with FileLock(paths.start_lock_file).holding(busy, timeout=timeout):
         yield True
-    finally:
-        lock.release()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 IS_WINDOWS = os.name == "nt"
 
@@ -117,6 +119,24 @@ class FileLock:
             self._unlock(fd)
         finally:
             os.close(fd)
+
+    @contextmanager
+    def holding(self, busy: Callable[[int | None], BaseException],
+                timeout: float | None = 0) -> Iterator["FileLock"]:
+        """Hold the lock for the block, released however it ends. When it
+        stays taken (``timeout`` as for :meth:`acquire`: by default it is not
+        waited for), raise ``busy(holder_pid)`` instead of :class:`LockBusy`:
+        the caller's own error, naming who holds it (None when unknown). The
+        error keeps a ``__cause__`` it was given; otherwise it has none."""
+        try:
+            self.acquire(timeout=timeout)
+        except LockBusy as exc:
+            error = busy(exc.holder_pid)
+            raise error from error.__cause__
+        try:
+            yield self
+        finally:
+            self.release()
 
     def __enter__(self) -> "FileLock":
         return self.acquire() if self._fd is None else self

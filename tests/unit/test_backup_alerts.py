@@ -73,3 +73,41 @@ def test_a_broken_listener_does_not_change_the_backups_result(ctx):
     backups.on_outcome(broken)
     info = backups.backup_now()
     assert info.path.exists()
+
+
+def test_the_listeners_are_told_after_the_backup_lock_is_released(ctx, monkeypatch):
+    # An alert's e-mail or webhook can take many seconds: meanwhile "Back up
+    # now" and a restore must not be refused as busy.
+    from wg_desktop.services.backups import backup_lock
+
+    backups = BackupService.from_context(ctx)
+    told = []
+
+    def takes_the_lock(outcome):
+        with backup_lock(ctx.paths):          # raises BackupBusy while it is held
+            told.append(outcome.ok)
+
+    backups.on_outcome(takes_the_lock)
+    with monkeypatch.context() as patch:
+        _break_disk(patch, backups)
+        with pytest.raises(BackupError, match="No space left"):
+            backups.backup_now()
+    backups.backup_now()
+    assert told == [False, True]
+
+
+def test_an_interrupted_backup_is_no_failure_and_raises_no_alert(ctx, wired, monkeypatch):
+    backups, _alerts, channel = wired
+    told = []
+    backups.on_outcome(told.append)
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as patch:
+        patch.setattr(backups, "_make", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            backups.backup_now()
+    assert told == [] and channel.sent == [] and backups.failures() == []
+    with ctx.store.session():
+        assert AlertRecord.select().count() == 0
+    assert backups.backup_now().verified        # the lock was released

@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from tests.support.cli import ROOT, base_env
 from tests.support.context import make_context
-from wg_desktop.paths import Paths
 from wg_desktop.services import backups as backups_mod
 from wg_desktop.services.audit import AuditAction, AuditQuery
 from wg_desktop.services.backup_format import BackupFormatError, BackupMetadata, write_backup
@@ -344,3 +342,47 @@ def test_the_recorded_checksum_is_the_files_and_the_snapshot_was_checked(ctx, mo
     assert info.sha256 == hashlib.sha256(info.path.read_bytes()).hexdigest()
     assert len(checked) == 1 and checked[0].parent == ctx.paths.backups_dir
 
+
+
+def test_a_snapshot_is_opened_once_for_its_check_and_its_schema(ctx, monkeypatch):
+    from wg_desktop.store.db import LATEST_VERSION
+
+    opened = []
+    real = backups_mod._open_plain
+
+    def counting(path):
+        opened.append(path)
+        return real(path)
+    monkeypatch.setattr(backups_mod, "_open_plain", counting)
+    info = BackupService.from_context(ctx).backup_now()
+    assert info.schema_version == LATEST_VERSION
+    assert len(opened) == 1
+
+
+def test_a_plain_database_that_is_not_a_store_is_refused(tmp_path):
+    import sqlite3
+
+    plain = tmp_path / "other.db"
+    with sqlite3.connect(plain) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    with pytest.raises(BackupError, match="holds no WorkflowGuard database"):
+        backups_mod.check_plain(plain)
+
+
+def test_newest_restorable_prepares_its_work_folder_once(ctx, monkeypatch):
+    svc = BackupService.from_context(ctx)
+    good = svc.backup_now()
+    for n in range(3):                    # newer, and not backups at all
+        later = good.created_at + dt.timedelta(seconds=n + 1)
+        (good.path.parent / backups_mod.backup_name(later)).write_bytes(b"garbage")
+    made = []
+    real = backups_mod.make_private_dir
+
+    def counting(folder):
+        made.append(folder)
+        real(folder)
+    monkeypatch.setattr(backups_mod, "make_private_dir", counting)
+    found = backups_mod.newest_restorable(ctx.paths, ctx.secrets, ctx.settings)
+    assert found is not None and found.path == good.path
+    assert made == [ctx.paths.backups_dir]

@@ -8,8 +8,9 @@ import os
 import pytest
 
 from wg_desktop.cli.base import ExitCode, exit_code_for
-from wg_desktop.instance import (PortalBusy, WindowOpen, holding_portal_lock,
-                                 holding_window_lock, sync_lock_path, window_lock_path)
+from wg_desktop.instance import (InstanceBusy, PortalBusy, WindowOpen, holding_portal_lock,
+                                 holding_start_lock, holding_window_lock, sync_lock_path,
+                                 window_lock_path)
 from wg_desktop.paths import Paths
 from wg_desktop.portable import FileLock, LockBusy
 
@@ -23,8 +24,8 @@ def test_window_lock_refuses_while_held_and_names_the_holder(tmp_path):
                 pass
     finally:
         window.release()
-    assert f"open in a window (pid {os.getpid()}); quit it first." in str(refused.value)
-    assert refused.value.holder_pid == os.getpid()
+    assert str(refused.value) == (f"WorkflowGuard Desktop has {tmp_path} open in a window "
+                                  f"(pid {os.getpid()}); quit it first.")
     assert exit_code_for(refused.value) is ExitCode.BUSY
 
 
@@ -60,3 +61,21 @@ def test_portal_lock_refuses_during_a_sync_and_is_busy(tmp_path):
     with holding_portal_lock(tmp_path, 42, "Acme", "disconnect it"):
         with pytest.raises(LockBusy):
             FileLock(sync_lock_path(tmp_path, 42)).acquire(timeout=0)
+
+
+def test_start_lock_refuses_after_its_wait_and_names_the_holder(tmp_path):
+    paths = Paths.resolve(str(tmp_path), {})
+    starting = FileLock(paths.start_lock_file).acquire(timeout=0)
+    try:
+        with pytest.raises(InstanceBusy) as refused:
+            with holding_start_lock(paths, timeout=0.1):
+                pass
+    finally:
+        starting.release()
+    assert str(refused.value) == (f"{tmp_path} is being opened by pid {os.getpid()} for "
+                                  "more than 0 s; try again when it has started.")
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
+    with holding_start_lock(paths, timeout=0) as locked:
+        assert locked
+        with pytest.raises(LockBusy):
+            FileLock(paths.start_lock_file).acquire(timeout=0)

@@ -83,3 +83,44 @@ def test_acquire_waits_for_the_holder_up_to_the_timeout(tmp_path):
     with FileLock(path):
         with pytest.raises(LockBusy):
             FileLock(path).acquire(timeout=0.2)
+
+
+class _Refused(RuntimeError):
+    def __init__(self, pid):
+        super().__init__(f"busy: {pid}")
+        self.pid = pid
+
+
+def test_holding_keeps_the_lock_for_the_block_and_releases_it_however_it_ends(tmp_path):
+    path = tmp_path / "x.lock"
+    with FileLock(path).holding(_Refused) as lock:
+        assert lock.held
+        with pytest.raises(LockBusy):
+            FileLock(path).acquire(timeout=0)
+    assert not lock.held
+    with pytest.raises(ValueError):
+        with FileLock(path).holding(_Refused):
+            raise ValueError("the block failed")
+    FileLock(path).acquire(timeout=0).release()
+
+
+def test_holding_raises_the_callers_error_naming_the_holder(tmp_path):
+    path = tmp_path / "x.lock"
+    first = FileLock(path).acquire()
+    try:
+        with pytest.raises(_Refused) as refused:
+            with FileLock(path).holding(_Refused):
+                pytest.fail("the block ran without the lock")
+        assert refused.value.pid == os.getpid()
+        assert refused.value.__cause__ is None and refused.value.__suppress_context__
+
+        def with_a_cause(pid):
+            error = _Refused(pid)
+            error.__cause__ = KeyError("why")
+            return error
+        with pytest.raises(_Refused) as caused:
+            with FileLock(path).holding(with_a_cause, timeout=0.1):
+                pass
+        assert isinstance(caused.value.__cause__, KeyError)
+    finally:
+        first.release()

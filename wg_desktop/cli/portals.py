@@ -9,7 +9,6 @@ import sys
 import webbrowser
 
 from wg_desktop.cli.base import CliEnv, CliError, ExitCode, emit_json
-from wg_desktop.instance import holding_portal_lock
 from wg_desktop.services.hubspot_setup import describe_target
 from wg_desktop.services.loopback import LoopbackReceiver
 from wg_desktop.services.oauth_flow import code_from_pasted_text
@@ -93,11 +92,8 @@ def cmd_status(args: argparse.Namespace, env: CliEnv) -> int:
 def cmd_disconnect(args: argparse.Namespace, env: CliEnv) -> int:
     connection = env.hubspot().connection
     portal = connection.portal(args.portal)
-    # Not under a running sync (the window's or another command's): it would
-    # store a failure over the disconnect, or versions after a history delete.
-    with holding_portal_lock(env.paths.database.parent, portal.hub_id, portal.name,
-                             "disconnect it"):
-        steps = connection.disconnect(portal.hub_id, keep_history=not args.delete_history)
+    # Refused (PortalBusy: exit status 4) while a sync or restore of it runs.
+    steps = connection.disconnect(portal.hub_id, keep_history=not args.delete_history)
     for step in steps:
         print(step)
     return 0

@@ -30,7 +30,7 @@ import re
 import shlex
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -42,7 +42,7 @@ from wg_desktop.config import Settings, SettingError
 from wg_desktop.constants import APP_VERSION
 from wg_desktop.instance import holding_start_lock
 from wg_desktop.paths import Paths, make_private_dir
-from wg_desktop.portable import FileLock, LockBusy
+from wg_desktop.portable import FileLock
 from wg_desktop.security import crypto
 from wg_desktop.security.keys import (StoredKeyDamaged, StoredKeyNotKept, create_stored_key,
                                       stored_key)
@@ -159,15 +159,14 @@ def backup_folder(paths: Paths, settings: Settings) -> Path:
 
 def check_folder_setting(value: str) -> None:
     """Refuse a backup folder that cannot hold backups, when it is chosen
-    rather than at the next backup: it must be absolute, exist or be creatable
-    (created 0700, like the data folder's own), and take a new file. Raises
+    rather than at the next backup: it must exist or be creatable (created
+    0700, like the data folder's own) and take a new file. ``value`` is what
+    config.parse_value returned, which already refused a relative path. Raises
     SettingError with one line saying why."""
     text = str(value).strip()
     if not text:
         return                    # back to <data folder>/backups
     folder = Path(text)
-    if not folder.is_absolute():
-        raise SettingError(FOLDER_SETTING, f"expected an absolute path, got {text!r}")
     try:
         if not folder.exists():
             make_private_dir(folder)
@@ -339,33 +338,27 @@ def _open_plain(path: Path) -> sqlcipher.Connection:
         raise BackupError(f"the backup's database cannot be opened ({exc})") from None
 
 
-def plain_schema(path: Path) -> int:
-    """The schema version recorded in a plain snapshot (no check of the rest)."""
-    conn = _open_plain(path)
-    try:
-        has = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                           "AND name = 'schema_version'").fetchone()[0]
-        if not has:
-            raise BackupError("the backup holds no WorkflowGuard database")
-        return conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-    except sqlcipher.Error as exc:
-        raise BackupError(f"the backup's database is damaged ({exc})") from None
-    finally:
-        conn.close()
+def _schema_of(conn: sqlcipher.Connection) -> int:
+    has = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                       "AND name = 'schema_version'").fetchone()[0]
+    if not has:
+        raise BackupError("the backup holds no WorkflowGuard database")
+    return conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
 
 
 def check_plain(path: Path) -> int:
-    """integrity_check a plain snapshot; returns its schema version."""
+    """integrity_check a plain snapshot; returns its schema version, read on
+    the same connection (one open, one memory map)."""
     conn = _open_plain(path)
     try:
         rows = conn.execute("PRAGMA integrity_check").fetchall()
         if rows != [("ok",)]:
             raise BackupError(f"the backup's database failed its integrity check ({rows[0][0]})")
+        return _schema_of(conn)
     except sqlcipher.Error as exc:
         raise BackupError(f"the backup's database is damaged ({exc})") from None
     finally:
         conn.close()
-    return plain_schema(path)
 
 
 def decrypt_to(path: Path, target: Path, resolve: Callable[[BackupHeader], bytes]) -> BackupHeader:
@@ -535,34 +528,40 @@ class BackupService:
         with self._locked():
             started = time.perf_counter()
             now = utcnow()
+            failure: Exception | None = None
             try:
                 info = self._make(now, started)
-            except BaseException as exc:
-                message = _one_line(exc)
+            except Exception as exc:
+                # Not BaseException: a Ctrl-C is no failed backup to alert about.
+                failure = exc
                 self._record(BackupRecord(created_at=now, status=BackupStatus.FAILED,
-                                          trigger=trigger, message=message,
+                                          trigger=trigger, message=_one_line(exc),
                                           duration_s=time.perf_counter() - started))
                 self.audit.record(AuditAction.BACKUP, outcome=Outcome.FAILURE,
-                                  details={"trigger": str(trigger), "error": message})
-                self._tell(BackupOutcome(False, trigger, message))
-                if isinstance(exc, BackupError):
-                    raise
-                if isinstance(exc, OSError):
-                    raise BackupError(f"the backup failed: {message}") from exc
-                raise
-            self._record(BackupRecord(created_at=info.created_at,
-                                      file_name=self._record_name(info.path),
-                                      size=info.size, sha256=info.sha256,
-                                      duration_s=info.duration_s,
-                                      schema_version=info.schema_version,
-                                      key_id=self._key_id_hex(), status=BackupStatus.VERIFIED,
-                                      trigger=trigger))
-            self.audit.record(AuditAction.BACKUP, details={
-                "trigger": str(trigger), "file": info.path.name, "size": info.size,
-                "sha256": info.sha256, "duration_s": round(info.duration_s, 3)})
-            removed = self.apply_retention(now)
-            if removed:
-                log.info("backup retention removed %d old backups", len(removed))
+                                  details={"trigger": str(trigger), "error": _one_line(exc)})
+            else:
+                self._record(BackupRecord(created_at=info.created_at,
+                                          file_name=self._record_name(info.path),
+                                          size=info.size, sha256=info.sha256,
+                                          duration_s=info.duration_s,
+                                          schema_version=info.schema_version,
+                                          key_id=self._key_id_hex(),
+                                          status=BackupStatus.VERIFIED, trigger=trigger))
+                self.audit.record(AuditAction.BACKUP, details={
+                    "trigger": str(trigger), "file": info.path.name, "size": info.size,
+                    "sha256": info.sha256, "duration_s": round(info.duration_s, 3)})
+                removed = self.apply_retention(now)
+                if removed:
+                    log.info("backup retention removed %d old backups", len(removed))
+        # The listeners (alerts: e-mail, webhooks) are told after the lock is
+        # released, so "Back up now" or a restore is never refused meanwhile.
+        if failure is not None:
+            self._tell(BackupOutcome(False, trigger, _one_line(failure)))
+            if isinstance(failure, BackupError):
+                raise failure
+            if isinstance(failure, OSError):
+                raise BackupError(f"the backup failed: {_one_line(failure)}") from failure
+            raise failure
         self._tell(BackupOutcome(True, trigger, f"Backed up to {info.path.name}"))
         return info
 
@@ -770,9 +769,15 @@ def newest_restorable(paths: Paths, secrets: SecretStore | None,
                     for p in folder.iterdir() if _NAME.match(p.name)),
                    key=lambda p: p.name, reverse=True)
     resolve = key_resolver(secrets, None)
+    if not names:
+        return None
+    try:
+        make_private_dir(paths.backups_dir)     # where each candidate is decrypted
+    except OSError as exc:
+        log.info("no backup can be checked: %s is not usable (%s)", paths.backups_dir, exc)
+        return None
     for path in names:
         try:
-            make_private_dir(paths.backups_dir)
             return verify_file(path, resolve, paths.backups_dir)
         except (BackupError, OSError) as exc:
             log.info("backup %s is not restorable: %s", path.name, exc)
@@ -797,19 +802,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-@contextmanager
-def backup_lock(paths: Paths) -> Iterator[None]:
+def backup_lock(paths: Paths) -> AbstractContextManager[FileLock]:
     """One backup, export or restore per data folder at a time, across processes."""
-    lock = FileLock(paths.data_dir / LOCK_FILE)
-    try:
-        lock.acquire(timeout=0)
-    except LockBusy as exc:
-        who = f"pid {exc.holder_pid}" if exc.holder_pid else "another process"
-        raise BackupBusy(f"a backup is already running ({who})") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    def busy(pid: int | None) -> BackupBusy:
+        who = f"pid {pid}" if pid else "another process"
+        return BackupBusy(f"a backup is already running ({who})")
+
+    return FileLock(paths.data_dir / LOCK_FILE).holding(busy)
 
 
 # -- restore ------------------------------------------------------------------------

@@ -25,13 +25,15 @@ from wg_desktop.hubspot.errors import (AuthError, CircuitOpenError, HubSpotError
                                        PermissionDenied, ReauthenticationNeeded,
                                        RequestTimeout, ServerError)
 from wg_desktop.hubspot.ratelimit import Priority
+from wg_desktop.instance import holding_portal_lock
 from wg_desktop.services.audit import AuditAction, AuditLog, AuditQuery
 from wg_desktop.services.oauth_flow import AuthorizationRequest
 from wg_desktop.services.portals import find_portal
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.tokens import RefreshOutcome, TokenManager, TokenSet, TokenVault
 from wg_desktop.store.db import Store
-from wg_desktop.store.models import AppState, Outcome, Portal, PortalStatus, Workflow, utcnow
+from wg_desktop.store.models import (IMPORTED_AUTH_KIND, AppState, Outcome, Portal, PortalStatus,
+                                     Workflow, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +278,7 @@ class ConnectionService:
         disconnected ones whose history was kept, then imported sources."""
         rank = {PortalStatus.CONNECTED: 0, PortalStatus.RECONNECT_NEEDED: 0}
         portals = list(Portal.select())
-        return sorted(portals, key=lambda p: (p.auth_kind == "import",
+        return sorted(portals, key=lambda p: (p.auth_kind == IMPORTED_AUTH_KIND,
                                               rank.get(p.status, 1), p.name.lower()))
 
     def connected_portals(self) -> list[Portal]:
@@ -315,7 +317,22 @@ class ConnectionService:
     def disconnect(self, hub_id: int, *, keep_history: bool = True) -> list[str]:
         """Revoke at HubSpot (or queue the revocation when offline), delete the
         keychain entry, stop using the client, keep or delete local history.
-        Returns what happened, one line per step; every step is audited."""
+        Returns what happened, one line per step; every step is audited.
+
+        Never under a running sync or restore of the portal (the window's or a
+        command's): it would store a failure over the disconnect, or versions
+        after a history delete. Raises :class:`PortalBusy` at once, with
+        nothing changed, while one holds the portal's lock."""
+        if self.store.read_only:
+            raise self.store.read_only_error()
+        with self.store.bound():
+            portal = Portal.get_or_none(Portal.hub_id == hub_id)
+        name = portal.name if portal is not None else f"Portal {hub_id}"
+        # Beside the database, as SyncService and RestoreService take it.
+        with holding_portal_lock(self.store.path.parent, hub_id, name, "disconnect it"):
+            return self._disconnect(hub_id, keep_history)
+
+    def _disconnect(self, hub_id: int, keep_history: bool) -> list[str]:
         steps: list[str] = []
         tokens = self.vault.load(hub_id)
         if tokens is not None and tokens.refresh_token:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
@@ -43,8 +44,8 @@ from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import (ConflictError, HubSpotError, NotFound,
                                        ReauthenticationNeeded)
 from wg_desktop.hubspot.ratelimit import Priority
-from wg_desktop.instance import sync_lock_path
-from wg_desktop.portable import FileLock, LockBusy
+from wg_desktop.instance import held_by, sync_lock_path
+from wg_desktop.portable import FileLock
 from wg_desktop.services.audit import AuditAction, AuditLog, AuditQuery
 from wg_desktop.services.portal_clients import PortalClients
 from wg_desktop.services.restore_refs import (DanglingReference, build_index,
@@ -627,31 +628,21 @@ class RestoreService:
                                f"({exc}). Nothing was restored.") from exc
         return dict(flow.raw)
 
-    def _portal_lock(self, portal: Portal):
+    def _portal_lock(self, portal: Portal) -> AbstractContextManager[FileLock]:
         """The portal's sync lock: no sync (in any process) interleaves with a
         restore, so the store and HubSpot are compared and written in one piece."""
-        return _HeldLock(FileLock(sync_lock_path(self.lock_dir, portal.hub_id)), portal)
-
-
-class _HeldLock:
-    def __init__(self, lock: FileLock, portal: Portal) -> None:
-        self.lock = lock
-        self.portal = portal
-
-    def __enter__(self) -> None:
-        try:
-            self.lock.acquire(timeout=LOCK_WAIT_S)
-        except LockBusy as exc:
-            who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
-            message = (f"A sync or restore of portal {self.portal.name} ({self.portal.hub_id}) "
-                       f"is running{who}; nothing was restored. Try again when it has "
-                       "finished.")
+        def busy(pid: int | None) -> RestoreError:
+            message = (f"A sync or restore of portal {portal.name} ({portal.hub_id}) "
+                       f"is running{held_by(pid)}; nothing was restored. Try again when it "
+                       "has finished.")
             # RestoreError like every restore failure; the SyncBusy cause gives
             # the command line its 'busy' exit status.
-            raise RestoreError(message) from SyncBusy(message, exc.holder_pid)
+            error = RestoreError(message)
+            error.__cause__ = SyncBusy(message, pid)
+            return error
 
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
+        return FileLock(sync_lock_path(self.lock_dir, portal.hub_id)).holding(
+            busy, timeout=LOCK_WAIT_S)
 
 
 __all__ = ["RestoreService", "RestorePlan", "RestoreResult", "RestoreError", "RestoreRefused",

@@ -18,16 +18,16 @@ import enum
 import itertools
 import logging
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from wg_desktop.config import Settings
 from wg_desktop.hubspot import api
 from wg_desktop.hubspot.errors import MalformedResponse, RequestCancelled
 from wg_desktop.hubspot.ratelimit import Priority
-from wg_desktop.instance import sync_lock_path
-from wg_desktop.portable import FileLock, LockBusy
+from wg_desktop.instance import held_by, sync_lock_path
+from wg_desktop.portable import FileLock
 from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.services.changes import FeedKind, FeedRecord, Turned, cap_feed, record_changes
 from wg_desktop.store.normalize import normalize_flow
@@ -182,20 +182,12 @@ class SyncService:
             with self._running_lock:
                 self._running.discard(hub_id)
 
-    @contextmanager
-    def _process_lock(self, portal: Portal) -> Iterator[None]:
-        lock = FileLock(sync_lock_path(self.lock_dir, portal.hub_id))
-        try:
-            lock.acquire(timeout=0)
-        except LockBusy as exc:
-            who = f" (pid {exc.holder_pid})" if exc.holder_pid else ""
-            raise SyncBusy(f"A sync of portal {portal.name} ({portal.hub_id}) is already "
-                           f"running{who}; try again when it has finished.",
-                           exc.holder_pid) from None
-        try:
-            yield
-        finally:
-            lock.release()
+    def _process_lock(self, portal: Portal) -> AbstractContextManager[FileLock]:
+        def busy(pid: int | None) -> SyncBusy:
+            return SyncBusy(f"A sync of portal {portal.name} ({portal.hub_id}) is already "
+                            f"running{held_by(pid)}; try again when it has finished.", pid)
+
+        return FileLock(sync_lock_path(self.lock_dir, portal.hub_id)).holding(busy)
 
     def _sync(self, portal: Portal, cancel: CancelToken, report: ProgressCallback,
               interactive: bool) -> SyncResult:
