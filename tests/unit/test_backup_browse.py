@@ -129,7 +129,29 @@ def test_a_tampered_backup_is_refused_and_leaves_nothing(ctx, backed_up, tmp_pat
     assert list(opened_root(ctx.paths).iterdir()) == []
 
 
-def test_an_older_schema_backup_is_migrated_in_the_open_copy(ctx, tmp_path):
+def test_a_current_backup_is_never_opened_writable(ctx, backed_up, monkeypatch):
+    from wg_desktop.services import backup_browse
+
+    writable = []
+    real_open = backup_browse.open_store
+    monkeypatch.setattr(backup_browse, "_migrate_staged",
+                        lambda staged, key: pytest.fail("a current backup was migrated"))
+    monkeypatch.setattr(backup_browse, "open_store", lambda *a, **k: (
+        writable.append(k) if not k.get("read_only") else None) or real_open(*a, **k))
+    with open_backup(ctx.paths, backed_up, secrets=ctx.secrets) as opened:
+        assert opened.schema_version == models_latest() and writable == []
+        assert opened.counts().versions == 2
+        assert not (opened.folder / "backup.db-wal").exists() or \
+            (opened.folder / "backup.db-wal").stat().st_size == 0
+
+
+def test_an_older_schema_backup_is_migrated_in_the_open_copy(ctx, tmp_path, monkeypatch):
+    from wg_desktop.services import backup_browse
+
+    migrated = []
+    real_migrate = backup_browse._migrate_staged
+    monkeypatch.setattr(backup_browse, "_migrate_staged",
+                        lambda staged, key: migrated.append(staged) or real_migrate(staged, key))
     old_path = tmp_path / "old.db"
     key = os.urandom(32)
     old = open_store(old_path, key, target_version=4, as_default=False)
@@ -142,6 +164,7 @@ def test_an_older_schema_backup_is_migrated_in_the_open_copy(ctx, tmp_path):
     _encrypt_snapshot(plain, out, backup_key(ctx.secrets, create=True),
                       BackupMetadata(utcnow(), 4, APP_VERSION), KeyKind.KEYCHAIN, None)
     with open_backup(ctx.paths, out, secrets=ctx.secrets) as opened:
+        assert len(migrated) == 1
         assert opened.schema_version == 4
         assert opened.store.schema_version() == models_latest()
         assert [p.label for p in browsable_portals(opened.store)] == ["From schema 4"]

@@ -90,6 +90,29 @@ def test_a_chosen_version_of_each_side(queries, portals):
     assert same.diff.identical
 
 
+def test_the_latest_version_of_a_side_is_decoded_once(queries, portals, monkeypatch):
+    from wg_desktop.services import workflows
+
+    decoded = []
+    real = workflows.version_json
+    monkeypatch.setattr(workflows, "version_json",
+                        lambda version: decoded.append(version.id) or real(version))
+    production, sandbox = portals
+    comparison = compare_workflows(queries, WorkflowSide(production.id),
+                                   WorkflowSide(sandbox.id))
+    latest = queries.history(production)[0].id, queries.history(sandbox)[0].id
+    assert decoded == list(latest)
+    assert comparison.old.short_label == "v2" and comparison.new.short_label == "v1"
+
+
+def test_a_workflow_without_versions_is_one_clear_error(queries, portals, ctx):
+    production, _ = portals
+    with ctx.store.writing():
+        empty = Workflow.create(portal=production.portal, flow_id="99", name="Empty")
+    with pytest.raises(WorkflowNotFound, match="'Empty' has no stored version"):
+        compare_workflows(queries, WorkflowSide(empty.id), WorkflowSide(production.id))
+
+
 def test_a_version_of_another_workflow_is_refused(queries, portals):
     production, sandbox = portals
     other = queries.history(sandbox)[0].id

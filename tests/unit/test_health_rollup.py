@@ -55,6 +55,15 @@ def _insert(store, rows) -> None:
             "breaker_state) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, 0, '')", rows)
 
 
+def _rollup_reads(monkeypatch) -> list[tuple]:
+    """The reads of the hourly rollup (its arguments) made from now on."""
+    reads: list[tuple] = []
+    real = health_rollup._rollup_rows
+    monkeypatch.setattr(health_rollup, "_rollup_rows",
+                        lambda *args: reads.append(args) or real(*args))
+    return reads
+
+
 def _raw_only(monkeypatch):
     """The same query with the rollup bypassed: every bucket from raw samples."""
     monkeypatch.setattr(reports, "bucket_rows",
@@ -93,20 +102,28 @@ def _exact(t) -> tuple:
 def test_rollup_sums_equal_the_raw_samples_sums(ctx, monkeypatch, length, keys):
     _insert(ctx.store, _rows(portals=3, days=33, now=NOW))
     since, until = NOW - length, NOW
-    assert health_rollup.reads_rollup(since, until, bucket_seconds(length))
+    reads = _rollup_reads(monkeypatch)
     got = series_and_totals(keys, since, until)
+    assert len(reads) == 1                  # the whole hours came from the rollup
     _raw_only(monkeypatch)
     want = series_and_totals(keys, since, until)
     assert sum(t.samples for t in want[1].values()) > 1_000
     _assert_same(got, want)
 
 
-def test_short_buckets_read_the_raw_samples(ctx):
+def test_short_buckets_read_the_raw_samples(ctx, monkeypatch):
+    _insert(ctx.store, _rows(portals=2, days=8, now=NOW))
+    reads = _rollup_reads(monkeypatch)
     # 24 h: 12-minute buckets do not hold whole hours; 7 d: 84 minutes neither.
     for length in (dt.timedelta(hours=24), dt.timedelta(days=7)):
-        assert not health_rollup.reads_rollup(NOW - length, NOW, bucket_seconds(length))
-    # A period inside one hour has no whole hour to read.
+        assert bucket_seconds(length) % 3600
+        _, totals = series_and_totals(None, NOW - length, NOW)
+        assert sum(t.samples for t in totals.values()) > 0
+    # A period inside one hour has no whole hour to read, whatever its buckets.
     assert health_rollup.whole_hours(NOW - dt.timedelta(minutes=30), NOW) is None
+    assert health_rollup.bucket_rows(lambda since, until: [], None,
+                                     NOW - dt.timedelta(minutes=30), NOW, 3600) == []
+    assert reads == []
 
 
 def _rollup(store) -> list[tuple]:

@@ -82,3 +82,72 @@ def test_an_unknown_workflow_is_one_clear_error(ctx):
         with pytest.raises(WorkflowNotFound, match="No stored workflow 'nope'"):
             find_backup_workflow(opened.store, "nope")
     assert len(history(Workflow.get().id)) == 1
+
+
+def _hash_of(workflow_id: int, step: str) -> str:
+    for info in history(workflow_id):
+        if version_json(WorkflowVersion.get_by_id(info.id))["actions"][0]["fields"]["x"] == step:
+            return info.content_hash
+    raise AssertionError(step)
+
+
+def test_the_confirmed_plan_is_merged_and_a_sync_in_between_adds_no_duplicate(ctx, monkeypatch):
+    from wg_desktop.services import history_merge
+
+    workflow = seed(ctx.store, ["alpha", "bravo", "charlie"])
+    backup = BackupService.from_context(ctx).backup_now().path
+    with ctx.store.writing():
+        prune(list(WorkflowVersion.select().where(WorkflowVersion.workflow == workflow)
+                   .order_by(WorkflowVersion.captured_at).limit(2)))
+    with open_backup(ctx.paths, backup, secrets=ctx.secrets) as opened:
+        backup_id = find_backup_workflow(opened.store, "Lead routing")
+        plan = plan_history_merge(opened.store, ctx.store, backup_id)
+        assert len(plan.missing) == 2
+        # Syncs while the confirmation was open: one of the missing came back.
+        seed(ctx.store, ["bravo", "delta"])
+        monkeypatch.setattr(history_merge, "plan_history_merge",
+                            lambda *args: pytest.fail("the confirmed plan is made again"))
+        result = merge_workflow_history(opened.store, ctx.store, ctx.audit, ctx.settings,
+                                        backup_id, source=backup, plan=plan)
+    assert result.added == 1 and result.total_versions == 4
+    assert _steps(workflow.id) == ["alpha", "charlie", "bravo", "delta"]
+    hashes = [info.content_hash for info in history(workflow.id)]
+    assert len(hashes) == len(set(hashes))
+
+
+def test_only_the_missing_versions_are_decoded_and_earlier_summaries_stay(ctx, monkeypatch):
+    from wg_desktop.store import versions
+
+    workflow = seed(ctx.store, ["alpha", "bravo", "charlie", "delta", "echo"])
+    backup = BackupService.from_context(ctx).backup_now().path
+    alpha, bravo, echo = (_hash_of(workflow.id, s) for s in ("alpha", "bravo", "echo"))
+    with ctx.store.writing():
+        prune(list(WorkflowVersion.select().where(WorkflowVersion.content_hash == bravo)))
+        # Before the inserted version: a summary the merge has no reason to touch.
+        WorkflowVersion.update(summary="kept").where(
+            WorkflowVersion.content_hash == alpha).execute()
+    decoded: list[str] = []
+    real = versions.version_bytes
+    monkeypatch.setattr(versions, "version_bytes", lambda version, keyframes=None: (
+        decoded.append(version.content_hash) or real(version, keyframes)))
+    with open_backup(ctx.paths, backup, secrets=ctx.secrets) as opened:
+        backup_id = find_backup_workflow(opened.store, "Lead routing")
+        plan = plan_history_merge(opened.store, ctx.store, backup_id)
+        assert decoded == [bravo]                 # not the four the live store has
+        assert plan.backup_versions == 5 and plan.live_versions == 4
+        decoded.clear()
+        result = merge_workflow_history(opened.store, ctx.store, ctx.audit, ctx.settings,
+                                        backup_id, source=backup, plan=plan)
+    assert result.added == 1 and result.total_versions == 5
+    # The newest once for the insert, then the timeline from the inserted
+    # version's predecessor on: nothing decoded twice but the two ends.
+    assert decoded.count(alpha) == 1 and decoded.count(echo) == 2
+    assert len(decoded) == 6
+    assert _steps(workflow.id) == ["alpha", "bravo", "charlie", "delta", "echo"]
+    timeline = list(reversed(history(workflow.id)))
+    assert timeline[0].summary == "kept"
+    previous = version_json(WorkflowVersion.get_by_id(timeline[0].id))
+    for info in timeline[1:]:
+        current = version_json(WorkflowVersion.get_by_id(info.id))
+        assert info.summary == version_summary(previous, current)
+        previous = current

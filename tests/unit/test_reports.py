@@ -12,48 +12,17 @@ import json
 
 import pytest
 
+from tests.support.health_samples import seed_samples  # noqa: F401 - also imported from here
 from wg_desktop.services.reports import (Metric, PeriodError, ReportFormat, TargetStatus,
-                                         build_report, chart_series, dashboard, parse_period,
-                                         render_text, to_csv, to_html, to_json)
+                                         build_report, dashboard, parse_period, render_text,
+                                         series_and_totals, to_csv, to_html, to_json)
 from wg_desktop.store.backup_models import BackupRecord, BackupStatus
-from wg_desktop.store.health_models import AlertRecord, PortalHealthSample
-from wg_desktop.store.models import ApiCall, Portal
+from wg_desktop.store.health_models import AlertRecord
+from wg_desktop.store.models import ApiCall
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 PNG = base64.b64decode(  # a 1x1 PNG: the core embeds whatever bytes the UI rendered
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
-
-
-def seed_samples(store, portals: int = 1, days: float = 1, every_min: int = 5, *,
-                 now: dt.datetime = NOW, status=lambda p, i: "healthy", calls: int = 20,
-                 failed=lambda p, i: 0, avg_ms: float = 400.0, refresh=lambda p, i: (0, 0),
-                 remaining=lambda p, i: 900) -> list[str]:
-    """``days`` of samples every ``every_min`` minutes for ``portals`` portals
-    (hub ids 1001...), ending at ``now``; returns the portal keys."""
-    keys = []
-    rows = []
-    count = int(days * 24 * 60 / every_min)
-    with store.writing():
-        for p in range(portals):
-            hub_id = 1001 + p
-            Portal.get_or_create(hub_id=hub_id, defaults={"name": f"Portal {p + 1}"})
-            keys.append(str(hub_id))
-            for i in range(count):
-                ok, bad = refresh(p, i)
-                f = failed(p, i)
-                when = now - dt.timedelta(minutes=every_min * (count - 1 - i))
-                rows.append((when.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
-                             str(hub_id), status(p, i), "", calls, f,
-                             f / calls if calls else None, avg_ms if calls else None,
-                             remaining(p, i), ok, bad))
-        # Straight to SQLite: a month of samples for several portals through
-        # the ORM would take seconds per test.
-        store.db.connection().executemany(
-            "INSERT INTO portal_health_sample (timestamp, portal_key, status, reason, calls, "
-            "failed_calls, error_rate, avg_response_ms, client_remaining, refreshes_ok, "
-            "refreshes_failed, check_ok, paused, consecutive_failures, breaker_state) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, 0, '')", rows)
-    return keys
 
 
 def _period(text="24h"):
@@ -211,7 +180,7 @@ def test_workflow_changes_and_syncs_from_the_audit_log(ctx):
 
 def test_chart_series_are_bucketed_per_portal(ctx):
     keys = seed_samples(ctx.store, portals=2, failed=lambda p, i: 2 if p == 0 else 0)
-    series = chart_series(None, NOW - dt.timedelta(hours=24), NOW, points=24)
+    series, _ = series_and_totals(None, NOW - dt.timedelta(hours=24), NOW, points=24)
     assert series.bucket_s == 3600
     lines = {line.portal_key: line for line in series.lines[Metric.ERROR_RATE]}
     assert set(lines) == set(keys)

@@ -75,6 +75,35 @@ def test_edits_are_delta_encoded_and_small(workflow):
     assert newest.startswith("Action ") and "→" in newest
 
 
+def test_a_run_of_deltas_decompresses_their_keyframe_once(workflow, monkeypatch):
+    flow = big_flow(20)
+    vs.add_version(workflow, normalize_flow(flow), origin="sync", captured_at=t(0))
+    for i in range(1, 6):
+        flow = edited(flow, i)
+        vs.add_version(workflow, normalize_flow(flow), origin="sync", captured_at=t(i))
+    rows = list(WorkflowVersion.select().order_by(WorkflowVersion.id))
+    assert [r.encoding for r in rows] == [vs.FULL] + [vs.DELTA] * 5
+    expected = [vs.version_json(r) for r in rows]
+    keyframe_reads = []
+    real = vs._decompress
+    monkeypatch.setattr(vs, "_decompress", lambda blob, base=None: (
+        keyframe_reads.append(blob) if base is None else None) or real(blob, base))
+    keyframes = vs.Keyframes()
+    assert [vs.version_json(r, keyframes) for r in rows] == expected
+    assert len(keyframe_reads) == 2        # the keyframe itself, then once for its deltas
+    keyframe_reads.clear()
+    assert [vs.version_json(r) for r in rows[1:]] == expected[1:]
+    assert len(keyframe_reads) == 5        # without the cache: once per delta
+
+
+def test_latest_version_id_is_the_latest_versions(workflow):
+    assert vs.latest_version_id(workflow) is None
+    for i in (2, 0, 1):                     # captured out of order
+        vs.add_version(workflow, {"n": i}, origin="sync", captured_at=t(i))
+    assert vs.latest_version_id(workflow) == vs.latest_version(workflow).id
+    assert vs.version_json(vs.latest_version(workflow)) == {"n": 2}
+
+
 def test_new_keyframe_after_the_interval(workflow, monkeypatch):
     monkeypatch.setattr(vs, "KEYFRAME_INTERVAL", 3)
     flow = big_flow(20)

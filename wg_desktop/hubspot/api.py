@@ -176,17 +176,6 @@ class BatchItemError:
 
 
 @dataclass(frozen=True)
-class BatchReadResult:
-    flows: tuple[Flow, ...]
-    errors: tuple[BatchItemError, ...]
-    partial: bool                     # at least one chunk answered 207
-
-    def missing_ids(self, requested: Iterable[str]) -> list[str]:
-        got = {f.id for f in self.flows}
-        return [i for i in requested if str(i) not in got]
-
-
-@dataclass(frozen=True)
 class WorkflowV3:
     id: int
     name: str | None
@@ -409,23 +398,6 @@ def read_flow_batch(client: HubSpotClient, flow_ids: Iterable[str | int],
     errors = tuple(_batch_error(_dict(err, "a batch error", response))
                    for err in _list(reported, "errors", response))
     return FlowBatch(items, errors, response.status == 207)
-
-
-def batch_read_flows(client: HubSpotClient, flow_ids: Iterable[str | int], *,
-                     chunk_size: int = BATCH_SIZE, **opts: Any) -> BatchReadResult:
-    """Full flows by id, ``chunk_size`` (100) per request, all decoded. A 207
-    answer yields the flows found plus per-item errors."""
-    ids = list(dict.fromkeys(str(i) for i in flow_ids))
-    flows: list[Flow] = []
-    errors: list[BatchItemError] = []
-    partial = False
-    for start in range(0, len(ids), chunk_size):
-        batch = read_flow_batch(client, ids[start:start + chunk_size], **opts)
-        for item in batch:
-            (flows if isinstance(item, Flow) else errors).append(item)
-        errors.extend(batch.errors)
-        partial = partial or batch.partial
-    return BatchReadResult(tuple(flows), tuple(errors), partial)
 
 
 def _batch_error(err: dict[str, Any]) -> BatchItemError:

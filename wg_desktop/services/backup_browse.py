@@ -36,8 +36,9 @@ from wg_desktop.security.secrets import SecretStore
 from wg_desktop.services.backup_format import BackupError, KeyKind, read_header
 from wg_desktop.services.backups import (_discard, _encrypt_plain_into, _migrate_staged,
                                          check_plain, decrypt_to, key_resolver)
+from wg_desktop.services.portal_list import portal_name
 from wg_desktop.store.db import LATEST_VERSION, Check, Store, open_store
-from wg_desktop.store.models import Portal, Workflow, WorkflowVersion
+from wg_desktop.store.models import IMPORTED_AUTH_KIND, Portal, Workflow, WorkflowVersion
 from wg_desktop.store.versions import latest_version, version_json
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 OPENED_DIR = "opened-backups"
 _LOCK_NAME = ".open.lock"
 _DB_NAME = "backup.db"
-IMPORTED_AUTH_KIND = "import"      # Portal.auth_kind of an imported file's pseudo portal
 _IMPORT_NAME_PREFIX = "Imported: "
 
 
@@ -80,7 +80,7 @@ def portal_label(portal: Portal) -> str:
     if portal.auth_kind == IMPORTED_AUTH_KIND or portal.hub_id < 0:
         source = portal.name.removeprefix(_IMPORT_NAME_PREFIX) or str(-portal.hub_id)
         return f"imported from {source}"
-    return portal.name or f"Portal {portal.hub_id}"
+    return portal_name(portal.name, portal.hub_id)
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,10 @@ def open_backup(paths: Paths, source: Path, *, secrets: SecretStore | None,
         key = crypto.new_key()
         _encrypt_plain_into(plain, staged, key)
         _discard(plain)
-        _migrate_staged(staged, key)        # an older backup is brought up to date
+        if schema < LATEST_VERSION:
+            # An older backup is brought up to date (opened writable for it);
+            # a current one is opened read-only only.
+            _migrate_staged(staged, key)
         store = open_store(staged, key, read_only=True, check=Check.NONE, as_default=False)
     except BaseException:
         _discard(plain)

@@ -157,11 +157,8 @@ def stored_side(queries: WorkflowQueries, side: WorkflowSide) -> ComparedSide:
     """The version ``side`` names, labelled with its portal: sides of two
     portals (sandbox and production) may hold the same names."""
     workflow = queries.get(side.workflow_id)
-    if side.version_id is None:
-        info, _ = queries.version(workflow)
-        version_id = info.id
-    else:
-        version_id = side.version_id
+    version_id = (queries.latest_version_id(workflow) if side.version_id is None
+                  else side.version_id)
     _, number, count, definition = queries.version_by_id(workflow, version_id)
     label = f"{workflow.portal.name} › {version_label(workflow, number, count)}"
     return ComparedSide(label, f"v{number}", definition)

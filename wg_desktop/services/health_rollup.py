@@ -43,11 +43,6 @@ def whole_hours(since: dt.datetime, until: dt.datetime) -> tuple[int, int] | Non
     return (first, end) if first < end else None
 
 
-def reads_rollup(since: dt.datetime, until: dt.datetime, bucket_s: int) -> bool:
-    """Whether a chart of this period and bucket width is summed from the rollup."""
-    return bucket_s % SAMPLE_HOUR_S == 0 and whole_hours(since, until) is not None
-
-
 def bucket_rows(raw: RawQuery, portal_keys: Sequence[str] | None, since: dt.datetime,
                 until: dt.datetime, bucket_s: int) -> list[Row]:
     """Per (portal, bucket) sums over [since, until], ordered by portal and slot."""

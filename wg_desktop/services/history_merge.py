@@ -4,10 +4,15 @@ The versions the live store lacks (by content hash) are added with their
 original capture time, origin and revision, through the version store's own
 ``add_version`` — so they are delta-encoded and enter the full-text index
 like a sync's — and the live store's own versions, newer ones included, are
-kept. The one-line summaries are then recomputed along the whole timeline, as
-an inserted older version changes what its successor changed from. One audit
-entry records it. The workflow (and its portal) is created when the live store
-no longer has it.
+kept. The one-line summaries are then recomputed from the earliest inserted
+version on, as an inserted older version changes what its successor changed
+from; the versions before it keep theirs. One audit entry records it. The
+workflow (and its portal) is created when the live store no longer has it.
+
+Only the versions the live store lacks are decoded, each keyframe once for a
+run of its deltas; the merge takes the plan its confirmation showed and checks
+the live store's content hashes again inside its transaction, so a sync that
+ran in between never makes a version twice.
 
 The per-workflow version cap (``limits.versions_per_workflow``) is not applied
 here — it would delete at once the old versions the user asked back; the next
@@ -30,7 +35,8 @@ from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
 from wg_desktop.store.db import Store
 from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVersion
-from wg_desktop.store.versions import VersionCorrupt, add_version, history, version_json
+from wg_desktop.store.versions import (Keyframes, VersionCorrupt, add_version, latest_version,
+                                       version_count, version_json)
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ def find_backup_workflow(backup: Store, ref: str | int, hub_id: int | None = Non
 
 def plan_history_merge(backup: Store, live: Store, workflow_id: int) -> HistoryMergePlan:
     """Read the backup's workflow (in the backup's binding) and compare its
-    versions with the live store's (in the live store's). No writes."""
+    versions with the live store's (in the live store's). Only the versions
+    the live store lacks are decoded. No writes."""
     with backup.session():
         workflow = Workflow.get_or_none(Workflow.id == workflow_id)
         if workflow is None:
@@ -108,41 +115,47 @@ def plan_history_merge(backup: Store, live: Store, workflow_id: int) -> HistoryM
                         ("flow_id", "name", "object_type_id", "flow_type", "is_enabled",
                          "revision_id", "remote_updated_at", "first_seen_at", "source",
                          "deleted_at")}
-        versions = []
-        for info in reversed(history(workflow)):          # oldest first
-            try:
-                definition = version_json(WorkflowVersion.get_by_id(info.id))
-            except VersionCorrupt:
-                continue           # a damaged version of the backup is not carried over
-            versions.append(BackupVersion(info.captured_at, info.revision_id,
-                                          info.remote_updated_at, info.origin,
-                                          info.content_hash, definition))
     hub_id, flow_id = portal_row["hub_id"], workflow_row["flow_id"]
     with live.session():
         live_portal = Portal.get_or_none(Portal.hub_id == hub_id)
         live_workflow = None if live_portal is None else Workflow.get_or_none(
             (Workflow.portal == live_portal) & (Workflow.flow_id == flow_id))
-        known: set[str] = set()
-        if live_workflow is not None:
-            known = {v.content_hash for v in WorkflowVersion.select(WorkflowVersion.content_hash)
-                     .where(WorkflowVersion.workflow == live_workflow)}
-    missing, seen = [], set(known)
-    for version in versions:
-        if version.content_hash not in seen:
-            seen.add(version.content_hash)
-            missing.append(version)
-    return HistoryMergePlan(hub_id, flow_id, workflow_row["name"], len(versions), len(known),
+        known = set() if live_workflow is None else _content_hashes(live_workflow)
+    missing: list[BackupVersion] = []
+    seen, count = set(known), 0
+    with backup.session():
+        keyframes = Keyframes()
+        for row in _timeline(workflow_id):
+            count += 1
+            if row.content_hash in seen:
+                continue           # the live store has it (or an earlier one of the backup)
+            try:
+                definition = version_json(row, keyframes)
+            except VersionCorrupt:
+                count -= 1         # a damaged version of the backup is not carried over
+                continue
+            seen.add(row.content_hash)
+            missing.append(BackupVersion(row.captured_at, row.revision_id,
+                                         row.remote_updated_at, row.origin, row.content_hash,
+                                         definition))
+    return HistoryMergePlan(hub_id, flow_id, workflow_row["name"], count, len(known),
                             tuple(missing), live_workflow is None, live_portal is None,
                             portal_row, workflow_row)
 
 
 def merge_workflow_history(backup: Store, live: Store, audit: AuditLog, settings: Settings,
-                           workflow_id: int, *, source: Path) -> HistoryMergeResult:
+                           workflow_id: int, *, source: Path,
+                           plan: HistoryMergePlan | None = None) -> HistoryMergeResult:
     """Add the backup's versions of ``workflow_id`` (a backup's id) that the
-    live store lacks, in one transaction. Raises StoreReadOnly on a read-only
-    live store, WorkflowNotFound when the backup lacks the workflow."""
+    live store lacks, in one transaction. ``plan``: the one
+    :func:`plan_history_merge` made for this workflow and these stores (the
+    confirmation showed it); made here when not given. Versions the live store
+    gained since the plan was made are not added again. Raises StoreReadOnly
+    on a read-only live store, WorkflowNotFound when the backup lacks the
+    workflow."""
     started = time.perf_counter()
-    plan = plan_history_merge(backup, live, workflow_id)
+    if plan is None:
+        plan = plan_history_merge(backup, live, workflow_id)
     with live.writing():
         portal = Portal.get_or_none(Portal.hub_id == plan.hub_id)
         if portal is None:
@@ -152,14 +165,32 @@ def merge_workflow_history(backup: Store, live: Store, audit: AuditLog, settings
                                         & (Workflow.flow_id == plan.flow_id))
         if workflow is None:
             workflow = Workflow.create(portal=portal, **plan._workflow)
-        added = 0
+        # Again inside the transaction: a sync may have stored some meanwhile.
+        known = _content_hashes(workflow)
+        latest = latest_version(workflow)
+        newest: dict[str, Any] | None = None      # the latest version's definition
+        if latest is not None and any(v.content_hash not in known for v in plan.missing):
+            try:
+                newest = version_json(latest)
+            except VersionCorrupt:
+                newest = None
+        inserted: list[WorkflowVersion] = []
         for version in plan.missing:
-            if add_version(workflow, version.definition, origin=version.origin,
-                           revision_id=version.revision_id,
-                           remote_updated_at=version.remote_updated_at,
-                           captured_at=version.captured_at) is not None:
-                added += 1
-        total = _resummarize(workflow) if added else len(history(workflow))
+            if version.content_hash in known:
+                continue
+            row = add_version(workflow, version.definition, origin=version.origin,
+                              revision_id=version.revision_id,
+                              remote_updated_at=version.remote_updated_at,
+                              captured_at=version.captured_at, previous=newest)
+            if row is None:
+                continue
+            inserted.append(row)
+            if latest is None or (row.captured_at, row.id) >= (latest.captured_at, latest.id):
+                latest, newest = row, version.definition
+        if inserted:
+            _resummarize(workflow, inserted)
+        total = version_count(workflow)
+    added = len(inserted)
     cap = int(settings.get("limits.versions_per_workflow"))
     if added:
         audit.record(AuditAction.BACKUP_RESTORE, portal_hub_id=plan.hub_id, details={
@@ -169,23 +200,50 @@ def merge_workflow_history(backup: Store, live: Store, audit: AuditLog, settings
                               time.perf_counter() - started)
 
 
-def _resummarize(workflow: Workflow) -> int:
-    """Recompute each version's summary against its predecessor in time (an
-    inserted older version changes its successor's). Inside the transaction."""
-    timeline = list(reversed(history(workflow)))          # oldest first
+def _content_hashes(workflow: Workflow | int) -> set[str]:
+    return {v.content_hash for v in WorkflowVersion.select(WorkflowVersion.content_hash)
+            .where(WorkflowVersion.workflow == workflow)}
+
+
+def _timeline(workflow: Workflow | int, after: WorkflowVersion | None = None
+              ) -> list[WorkflowVersion]:
+    """The versions of ``workflow`` oldest first (as the history numbers
+    them), bodies included; only those from ``after`` on when given."""
+    v = WorkflowVersion
+    cond = v.workflow == workflow
+    if after is not None:
+        cond &= ((v.captured_at > after.captured_at)
+                 | ((v.captured_at == after.captured_at) & (v.id >= after.id)))
+    return list(v.select().where(cond).order_by(v.captured_at, v.id))
+
+
+def _resummarize(workflow: Workflow, inserted: list[WorkflowVersion]) -> None:
+    """Recompute each version's summary against its predecessor in time, from
+    the earliest inserted version on (an inserted older version changes its
+    successor's; the ones before it are unchanged). Inside the transaction."""
+    first = min(inserted, key=lambda row: (row.captured_at, row.id))
+    v = WorkflowVersion
+    before = (v.select().where((v.workflow == workflow)
+                               & ((v.captured_at < first.captured_at)
+                                  | ((v.captured_at == first.captured_at) & (v.id < first.id))))
+              .order_by(v.captured_at.desc(), v.id.desc()).first())
+    keyframes = Keyframes()
     previous: dict[str, Any] | None = None
-    for info in timeline:
+    if before is not None:
         try:
-            current = version_json(WorkflowVersion.get_by_id(info.id))
+            previous = version_json(before, keyframes)
         except VersionCorrupt:
             previous = None       # a damaged version: its successor summarises from scratch
+    for row in _timeline(workflow, first):
+        try:
+            current = version_json(row, keyframes)
+        except VersionCorrupt:
+            previous = None
             continue
         summary = version_summary(previous, current)
-        if summary != info.summary:
-            WorkflowVersion.update(summary=summary).where(
-                WorkflowVersion.id == info.id).execute()
+        if summary != row.summary:
+            v.update(summary=summary).where(v.id == row.id).execute()
         previous = current
-    return len(timeline)
 
 
 __all__ = ["BackupVersion", "HistoryMergePlan", "HistoryMergeResult", "find_backup_workflow",

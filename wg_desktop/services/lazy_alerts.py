@@ -1,7 +1,19 @@
-"""The alert service made on first use. Its module loads the health checks and,
-under them, the HubSpot client: work the window's first frame does not need.
-The Overview asks it for open alerts on a worker thread, after which it is
-the ordinary :class:`~wg_desktop.services.alerts.AlertService`."""
+"""The alert service made on first use, for the Overview.
+
+The window builds the Overview on the GUI thread; importing services/alerts
+there would load the notifiers and, under them, httpx and smtplib with the
+email package (some 35 modules, about 30 ms on top of what the Overview
+itself loads). None of it is needed to show the page: the Overview asks for
+open alerts on a worker thread (its first load), which makes the ordinary
+:class:`~wg_desktop.services.alerts.AlertService` and imports its module
+there.
+
+This is the only deferral of the alerts module. services/alerts.py defers
+something else, the health checks and the HubSpot client under them (loaded
+when a sample is judged), so that the worker's import stays small: it can
+run while the window paints (tests/unit/test_layers.py checks that importing
+the alerts module loads neither).
+"""
 
 from __future__ import annotations
 

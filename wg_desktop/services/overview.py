@@ -12,9 +12,9 @@ from wg_desktop.config import Settings
 from wg_desktop.services.backups import BackupInfo, BackupService
 from wg_desktop.services.changes import ChangeEntry, ChangeFeed
 from wg_desktop.services.status import BudgetUse, app_status, budget_use
-from wg_desktop.store.models import Portal
+from wg_desktop.store.models import IMPORTED_AUTH_KIND, Portal
 
-if TYPE_CHECKING:      # its module loads the health checks and the HubSpot client
+if TYPE_CHECKING:      # its module loads the notifiers (httpx, smtplib): see lazy_alerts
     from wg_desktop.services.alerts import AlertService
 
 LATEST_CHANGES = 8
@@ -37,7 +37,7 @@ class ScheduledRun:
 class PortalTile:
     hub_id: int
     name: str
-    state: str                      # PortalStatus, or "import" for an imported source
+    state: str                      # PortalStatus, or IMPORTED_AUTH_KIND for an imported source
     last_sync: dt.datetime | None
     last_looked: dt.datetime | None
     changes_since_looked: int       # capped at CHANGES_COUNT_CAP
@@ -78,7 +78,7 @@ def _tile(sources: OverviewSources, portal: Portal, open_by_portal: dict[str, in
     if looked is not None:
         # ``since`` is inclusive; a change stamped at the very moment of the look was seen.
         changes = [c for c in changes if c.at > looked]
-    state = "import" if portal.auth_kind == "import" else str(portal.status)
+    state = IMPORTED_AUTH_KIND if portal.auth_kind == IMPORTED_AUTH_KIND else str(portal.status)
     return PortalTile(hub_id=hub_id, name=portal.name or str(hub_id), state=state,
                       last_sync=app_status(sources.settings, hub_id).last_sync,
                       last_looked=looked, changes_since_looked=len(changes),

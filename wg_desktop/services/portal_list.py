@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from wg_desktop.store.models import Portal, PortalStatus
+from wg_desktop.store.models import IMPORTED_AUTH_KIND, Portal, PortalStatus
+
+
+def portal_name(name: str, hub_id: int) -> str:
+    """A portal's name wherever the pages show one; a portal without a name
+    (HubSpot gave none) by its hub id."""
+    return name or f"Portal {hub_id}"
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class PortalRow:
     @property
     def label(self) -> str:
         """The portal's name in the switcher, with its state when it is not plainly usable."""
-        label = self.name or f"Portal {self.hub_id}"
+        label = portal_name(self.name, self.hub_id)
         if self.imported:
             return label + " (imported, read-only)"
         if self.needs_reconnect:
@@ -38,7 +44,7 @@ class PortalRow:
 
 
 def portal_rows(portals: Iterable[Portal]) -> tuple[PortalRow, ...]:
-    return tuple(PortalRow(int(p.hub_id), p.name, str(p.status), p.auth_kind == "import")
+    return tuple(PortalRow(int(p.hub_id), p.name, str(p.status), p.auth_kind == IMPORTED_AUTH_KIND)
                  for p in portals)
 
 

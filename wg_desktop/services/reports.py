@@ -152,10 +152,6 @@ def _sums() -> tuple[Any, ...]:
             pw.fn.MAX(s.active_connections))
 
 
-def _totals_select():
-    return PortalHealthSample.select(*_sums())
-
-
 def _totals(key: str | None, row: Sequence[Any]) -> Totals:
     n, up, calls, failed, timed, rsum, rok, rfail, remaining, connections = row
     return Totals(key, int(n or 0), int(up or 0), int(calls or 0), int(failed or 0),
@@ -166,8 +162,10 @@ def _totals(key: str | None, row: Sequence[Any]) -> Totals:
 
 def totals_by_portal(portal_keys: Sequence[str] | None, since: dt.datetime,
                      until: dt.datetime) -> dict[str, Totals]:
-    """One grouped query: each portal's sums over the period."""
-    rows = (_totals_select().select_extend(PortalHealthSample.portal_key)
+    """One grouped query: each portal's sums over the period. Not used by the
+    pages or reports (``series_and_totals`` gets these from its chart query);
+    kept as the independent query the tests check those totals against."""
+    rows = (PortalHealthSample.select(*_sums(), PortalHealthSample.portal_key)
             .where(_portal_cond(portal_keys, since, until))
             .group_by(PortalHealthSample.portal_key).tuples())
     return {row[-1]: _totals(row[-1], row[:-1]) for row in rows}
@@ -220,12 +218,6 @@ class ChartSeries:
 
     def points(self) -> int:
         return sum(len(line.xs) for lines in self.lines.values() for line in lines)
-
-
-def chart_series(portal_keys: Sequence[str] | None, since: dt.datetime, until: dt.datetime,
-                 points: int = 120) -> ChartSeries:
-    """Every chart's lines from one grouped query (portal x time bucket)."""
-    return series_and_totals(portal_keys, since, until, points)[0]
 
 
 def series_and_totals(portal_keys: Sequence[str] | None, since: dt.datetime,

@@ -14,6 +14,7 @@ Core module: no Qt. Blocking.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +23,8 @@ from wg_desktop.services.audit import AuditAction
 from wg_desktop.services.backups import RestoreResult, restore_backup, store_in_use
 from wg_desktop.store.db import StoreError, current_version
 from wg_desktop.store.models import Outcome
+
+log = logging.getLogger(__name__)
 
 # Page loads already on a worker finish within this; longer means something
 # else holds the store, and the restore (which checks again) says who.
@@ -47,16 +50,28 @@ def replace_live_store(ctx: Any, source: Path, passphrase: str | None,
         result = restore_backup(ctx.paths, store.key, source, secrets=ctx.secrets,
                                 passphrase=passphrase)
     except Exception as exc:
-        ctx.audit.record(AuditAction.BACKUP_RESTORE, outcome=Outcome.FAILURE,
-                         details={"file": str(source), "error": str(exc), "from": "window"})
+        _record_failure(ctx, source, exc)
         raise
     with store.session():
         try:
             current_version(store.db)   # the restored file opens with this key
         except Exception as exc:
-            raise StoreError(f"the restored store does not open ({exc}); the previous one "
-                             f"is kept as {result.kept_aside}") from exc
+            error = StoreError(f"the restored store does not open ({exc}); the previous one "
+                               f"is kept as {result.kept_aside}")
+            _record_failure(ctx, source, error)
+            raise error from exc
     ctx.audit.record(AuditAction.BACKUP_RESTORE, details={
         "file": str(source), "schema": result.restored_schema, "from": "window",
         "kept_aside": str(result.kept_aside) if result.kept_aside else None})
     return result
+
+
+def _record_failure(ctx: Any, source: Path, error: Exception) -> None:
+    """The failed restore in the audit trail of the store now at the path.
+    A store that does not open may not take the entry either: that is
+    logged, and the restore's own error is what the caller sees."""
+    try:
+        ctx.audit.record(AuditAction.BACKUP_RESTORE, outcome=Outcome.FAILURE,
+                         details={"file": str(source), "error": str(error), "from": "window"})
+    except Exception:
+        log.warning("the failed restore of %s could not be audited", source, exc_info=True)

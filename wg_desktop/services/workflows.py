@@ -20,9 +20,11 @@ from wg_desktop.services.audit import AuditAction, AuditLog
 from wg_desktop.services.import_reader import ImportRejected, open_import
 from wg_desktop.store.normalize import normalize_flow
 from wg_desktop.store.db import Store
-from wg_desktop.store.models import Portal, PortalStatus, Workflow, WorkflowVersion, utcnow
+from wg_desktop.store.models import (IMPORTED_AUTH_KIND, Portal, PortalStatus, Workflow,
+                                     WorkflowVersion, utcnow)
 from wg_desktop.store.versions import (VersionInfo, add_version, history, latest_version,
-                                       version_at, version_count, version_json, version_number)
+                                       latest_version_id, version_at, version_count,
+                                       version_json, version_number)
 
 EXPORT_FORMAT = "workflowguard-export/1"
 
@@ -132,6 +134,14 @@ class WorkflowQueries:
             raise WorkflowNotFound(f"'{workflow.name}' has no version '{number}'.")
         return info, version_json(WorkflowVersion.get_by_id(info.id))
 
+    def latest_version_id(self, workflow: Workflow) -> int:
+        """The id of the latest version (what :meth:`version` returns by
+        default), without decoding it."""
+        version_id = latest_version_id(workflow)
+        if version_id is None:
+            raise WorkflowNotFound(f"'{workflow.name}' has no stored version.")
+        return version_id
+
     def version_by_id(self, workflow: Workflow, version_id: int
                       ) -> tuple[VersionInfo, int, int, dict[str, Any]]:
         """A version by its database id: (info, its number, how many versions
@@ -232,7 +242,7 @@ class WorkflowQueries:
         portal = portals.get(source.pseudo_hub_id)
         if portal is None:
             portal, _ = Portal.get_or_create(hub_id=source.pseudo_hub_id, defaults={
-                "name": source.label, "auth_kind": "import",
+                "name": source.label, "auth_kind": IMPORTED_AUTH_KIND,
                 "status": PortalStatus.DISCONNECTED})
             portals[source.pseudo_hub_id] = portal
         workflow, _ = Workflow.get_or_create(portal=portal, flow_id=str(flow["id"]),

@@ -127,6 +127,11 @@ class SchemaVersion(BaseModel):
     applied_at = UtcDateTimeField(default=utcnow)
 
 
+# Portal.auth_kind of an imported file's pseudo portal (a negative hub id):
+# read-only, never synced, no connection.
+IMPORTED_AUTH_KIND = "import"
+
+
 class Portal(BaseModel):
     hub_id = pw.BigIntegerField(unique=True)
     name = pw.TextField(default="")
@@ -134,7 +139,7 @@ class Portal(BaseModel):
     account_type = pw.TextField(default="")
     user_email = pw.TextField(default="")
     time_zone = pw.TextField(default="")
-    auth_kind = pw.TextField(default="oauth")          # oauth | private_app
+    auth_kind = pw.TextField(default="oauth")          # oauth | private_app | import
     status = pw.TextField(default=PortalStatus.CONNECTED)
     scopes = pw.TextField(default="")                   # space separated, as granted
     is_demo = pw.BooleanField(default=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -71,13 +72,37 @@ def _decompress(blob: bytes, base: bytes | None = None) -> bytes:
         raise VersionCorrupt(f"a stored version is damaged ({exc})") from None
 
 
-def version_bytes(version: WorkflowVersion) -> bytes:
-    """The normalized JSON bytes of a version (verified against its hash)."""
-    if version.encoding == DELTA:
+class Keyframes:
+    """The last few keyframes decompressed, for decoding many versions in a row:
+    each delta otherwise reads and decompresses its keyframe again. A few, not
+    all: a history whose every version is a keyframe would hold them all."""
+
+    def __init__(self, size: int = 4) -> None:
+        self._size = size
+        self._data: OrderedDict[int, bytes] = OrderedDict()
+
+    def base_of(self, version: WorkflowVersion) -> bytes:
+        """The decompressed keyframe of delta ``version``."""
+        data = self._data.get(version.base_id)
+        if data is not None:
+            self._data.move_to_end(version.base_id)
+            return data
         base = WorkflowVersion.get_or_none(WorkflowVersion.id == version.base_id)
         if base is None or base.encoding != FULL:
             raise VersionCorrupt(f"version {version.id} lost its keyframe")
-        data = _decompress(bytes(version.body), _decompress(bytes(base.body)))
+        data = _decompress(bytes(base.body))
+        self._data[version.base_id] = data
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+        return data
+
+
+def version_bytes(version: WorkflowVersion, keyframes: Keyframes | None = None) -> bytes:
+    """The normalized JSON bytes of a version (verified against its hash).
+    ``keyframes``: shared by the calls of a loop over many versions."""
+    if version.encoding == DELTA:
+        base = (keyframes if keyframes is not None else Keyframes(1)).base_of(version)
+        data = _decompress(bytes(version.body), base)
     else:
         data = _decompress(bytes(version.body))
     if content_hash(data) != version.content_hash:
@@ -85,8 +110,9 @@ def version_bytes(version: WorkflowVersion) -> bytes:
     return data
 
 
-def version_json(version: WorkflowVersion) -> dict[str, Any]:
-    return json.loads(version_bytes(version))
+def version_json(version: WorkflowVersion, keyframes: Keyframes | None = None
+                 ) -> dict[str, Any]:
+    return json.loads(version_bytes(version, keyframes))
 
 
 def latest_version(workflow: Workflow | int) -> WorkflowVersion | None:
@@ -167,11 +193,22 @@ def version_count(workflow: Workflow | int) -> int:
     return WorkflowVersion.select().where(WorkflowVersion.workflow == workflow).count()
 
 
+def latest_version_id(workflow: Workflow | int) -> int | None:
+    """The id of the newest version (as :func:`latest_version` finds it),
+    without reading its body."""
+    row = (WorkflowVersion.select(WorkflowVersion.id).where(WorkflowVersion.workflow == workflow)
+           .order_by(WorkflowVersion.captured_at.desc(), WorkflowVersion.id.desc()).first())
+    return row.id if row is not None else None
+
+
 def version_at(workflow: Workflow | int, number: int) -> VersionInfo | None:
     """The version numbered ``number`` in the history (1 = oldest, as the
-    history lists them), found by its place in the index rather than by
-    reading the whole history: opening one version of a long history costs
-    one indexed row, not a thousand."""
+    history lists them) in one query that returns one row, rather than the
+    whole history as Python objects. SQLite still reads the metadata of all
+    of that workflow's versions: it finds them through the workflow_id index
+    and sorts them in a temporary b-tree (there is no index on
+    ``(workflow_id, captured_at)``), then skips to the one asked for, so the
+    cost grows with the history's length."""
     if number < 1:
         return None
     row = (_info_select().where(WorkflowVersion.workflow == workflow)

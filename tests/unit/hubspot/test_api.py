@@ -105,7 +105,7 @@ def test_get_flow_is_cached_and_typed(env):
     assert route.call_count == 2
 
 
-def test_batch_read_chunks_of_100_with_207_errors(env):
+def test_batch_read_asks_each_id_once_and_a_207_names_the_missing(env):
     def answer(request):
         ids = [i["flowId"] for i in json.loads(request.content)["inputs"]]
         found = [full(int(i)) for i in ids if i != "150"]
@@ -118,15 +118,21 @@ def test_batch_read_chunks_of_100_with_207_errors(env):
         return httpx.Response(200, json={"status": "COMPLETE", "results": found})
 
     route = env.router.post("/automation/v4/flows/batch/read").mock(side_effect=answer)
-    ids = [str(i) for i in range(250)] + ["3"]            # a duplicate is asked once
-    result = api.batch_read_flows(env.client(), ids)
-    sizes = [len(json.loads(c.request.content)["inputs"]) for c in route.calls]
-    assert sizes == [100, 100, 50]
+    ids = [str(i) for i in range(100, 200)] + ["103"]      # a duplicate is asked once
+    batch = api.read_flow_batch(env.client(), ids)
+    assert [len(json.loads(c.request.content)["inputs"]) for c in route.calls] == [100]
     assert json.loads(route.calls[0].request.content)["inputs"][0] == {"type": "FLOW_ID",
-                                                                         "flowId": "0"}
-    assert len(result.flows) == 249 and result.partial
-    assert result.errors[0].flow_ids == ("150",) and result.errors[0].category == "OBJECT_NOT_FOUND"
-    assert result.missing_ids(ids) == ["150"]
+                                                                         "flowId": "100"}
+    flows = list(batch)
+    assert len(flows) == 99 and all(isinstance(f, api.Flow) for f in flows) and batch.partial
+    assert batch.errors[0].flow_ids == ("150",) and batch.errors[0].category == "OBJECT_NOT_FOUND"
+    assert {f.id for f in flows} | {"150"} == set(ids)
+    whole = api.read_flow_batch(env.client(), ["1", "2"])
+    assert [f.id for f in whole] == ["1", "2"] and not whole.partial and whole.errors == ()
+    # More than one request may carry is refused before anything is sent.
+    with pytest.raises(ValueError, match="at most 100"):
+        api.read_flow_batch(env.client(), [str(i) for i in range(api.BATCH_SIZE + 1)])
+    assert route.call_count == 2
 
 
 def test_writes_invalidate_cached_workflow_data(env):
