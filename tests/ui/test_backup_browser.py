@@ -114,7 +114,7 @@ def test_a_backup_opens_read_only_beside_the_live_window(qtbot, window, ctx, bac
 
     view = history.compare_with_live_store()
     assert view is not None
-    assert view.status.text() == "Comparing…"              # the live store, not HubSpot
+    assert view.status.text() == "Reading the live store…"   # not HubSpot
     qtbot.waitUntil(lambda: [v for v in history.findChildren(DiffView) if v.isVisible()]
                     == [view], timeout=5000)
     qtbot.waitUntil(lambda: view.result is not None, timeout=5000)

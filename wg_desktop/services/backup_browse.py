@@ -234,6 +234,7 @@ class LiveStoreCompare:
 
     label = "Latest in the live store"
     hint = "The newest version of this workflow in the live store"
+    reading_text = "Reading the live store…"
 
     def __init__(self, backup: Store, live: Store) -> None:
         self.backup = backup

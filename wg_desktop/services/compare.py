@@ -71,6 +71,9 @@ def can_compare_live(workflow: Workflow) -> bool:
 
 
 class CompareService:
+    # What the diff view says while the live side is read.
+    reading_text = "Reading the live workflow from HubSpot…"
+
     def __init__(self, clients: PortalClients, queries: WorkflowQueries) -> None:
         self.clients = clients
         self.queries = queries

@@ -195,7 +195,7 @@ class BackupBrowser(QMainWindow):
         source = self.opened.source
         self._say("Restoring the history…")
         self._run_live(lambda: merge_workflow_history(backup, live, audit, settings,
-                                                      workflow_id, source=source),
+                                                      workflow_id, source=source, plan=plan),
                        on_result=self._restored, on_error=self._merge_failed)
 
     def _restored(self, result: HistoryMergeResult) -> None:

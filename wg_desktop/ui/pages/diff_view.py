@@ -35,7 +35,6 @@ NEXT_KEYS = ("F7", "Alt+Down")
 PREVIOUS_KEYS = ("Shift+F7", "Alt+Up")
 NO_DIFFERENCES_TEXT = "No differences: the two versions have the same content."
 COMPARING_TEXT = "Comparing…"
-HUBSPOT_READING_TEXT = "Reading the live workflow from HubSpot…"
 # The pickers' id of "Live in HubSpot now": stored version ids are positive.
 LIVE_ID = -1
 
@@ -328,9 +327,8 @@ class DiffView(QDialog):
             self.new_combo.addItem(live.label, LIVE_ID)
             self.new_combo.setItemData(0, getattr(compare, "hint", "Read from HubSpot when "
                                                   "compared"), Qt.ItemDataRole.ToolTipRole)
-        # While the right side is read: only HubSpot's is a request to HubSpot.
-        self._live_status = (HUBSPOT_READING_TEXT if isinstance(compare, CompareService)
-                             else COMPARING_TEXT)
+        # While the right side is read: the comparer says what it reads.
+        self._live_status = getattr(compare, "reading_text", COMPARING_TEXT)
         for choice in versions:          # newest first, as in the history
             for combo in (self.old_combo, self.new_combo):
                 combo.addItem(choice.label, choice.id)
