@@ -37,10 +37,9 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.common import Result
+from benchmarks.common import Heartbeat, Result
 
 WORKFLOWS = 1000
 VERSIONS = int(os.environ.get("WG_BENCH_BACKUP_VERSIONS", "20"))
@@ -148,19 +147,6 @@ def _phases(ctx, work: Path) -> list[Result]:
     ]
 
 
-@dataclass
-class _Heartbeat:
-    """Ticks on the GUI thread; remembers every gap between two ticks."""
-
-    gaps_ms: list[float] = field(default_factory=list)
-    last: float = 0.0
-
-    def tick(self) -> None:
-        now = time.perf_counter()
-        self.gaps_ms.append((now - self.last) * 1000)
-        self.last = now
-
-
 def _gui_stall(ctx) -> tuple[list[float], float, int, float, float]:
     """The backup job as the window runs it, with a heartbeat on the GUI thread.
     Returns each run's longest gap (ms), the overall 99th percentile gap, the
@@ -177,7 +163,7 @@ def _gui_stall(ctx) -> tuple[list[float], float, int, float, float]:
     job_pool.setMaxThreadCount(2)                       # as create_main_window
     scheduler = build_scheduler(ctx, StoreSessionPool(job_pool, ctx.store))
     tune_interpreter()                                  # as run_gui does once painted
-    heartbeat = _Heartbeat()
+    heartbeat = Heartbeat()
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(HEARTBEAT_MS)
@@ -188,12 +174,11 @@ def _gui_stall(ctx) -> tuple[list[float], float, int, float, float]:
     try:
         idle = QEventLoop()
         QTimer.singleShot(3000, idle.quit)
-        heartbeat.gaps_ms.clear()
-        heartbeat.last = time.perf_counter()
+        heartbeat.restart()
         timer.start()
         idle.exec()
         timer.stop()
-        idle_ms = max(heartbeat.gaps_ms, default=0.0)
+        idle_ms = heartbeat.longest_ms
         for _ in range(STALL_RUNS):
             loop = QEventLoop()
             outcome: dict[str, str] = {}
@@ -211,8 +196,7 @@ def _gui_stall(ctx) -> tuple[list[float], float, int, float, float]:
             scheduler.failed.connect(failed)
             guard = QTimer(singleShot=True, interval=BACKUP_TIMEOUT_S * 1000)
             guard.timeout.connect(loop.quit)
-            heartbeat.gaps_ms.clear()
-            heartbeat.last = time.perf_counter()
+            heartbeat.restart()
             timer.start()
             guard.start()
             started = time.perf_counter()
@@ -228,7 +212,7 @@ def _gui_stall(ctx) -> tuple[list[float], float, int, float, float]:
                 raise RuntimeError(f"the backup job failed: {outcome['error']}")
             if "message" not in outcome:
                 raise RuntimeError(f"the backup job did not end within {BACKUP_TIMEOUT_S} s")
-            longest.append(max(heartbeat.gaps_ms, default=0.0))
+            longest.append(heartbeat.longest_ms)
             all_gaps += heartbeat.gaps_ms
     finally:
         job_pool.waitForDone(60_000)
@@ -243,7 +227,7 @@ def run() -> list[Result]:
     from tests.support.memory_keyring import MemoryKeyring
     from wg_desktop.context import build_context
     from wg_desktop.paths import Paths
-    from wg_desktop.services.backups import BackupService, restore_backup, snapshot_plain
+    from wg_desktop.services.backups import restore_backup, snapshot_plain
     from wg_desktop.store.db import open_store
 
     previous_keyring = keyring.get_keyring()
@@ -263,7 +247,7 @@ def run() -> list[Result]:
             results.append(Result("backup bench: building the store", build_s, "s",
                                   detail=shape))
 
-            service = BackupService.from_context(ctx)
+            service = ctx.backups
             backup_s, info = _median(lambda: service.backup_now())
             copy_s, _ = _median(lambda: _copy_file(db, folder / "copy.db"))
             zstd_s, zstd_size = _median(lambda: _zstd_file(db, folder / "db.zst"))

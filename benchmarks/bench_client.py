@@ -11,17 +11,14 @@
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 
 from benchmarks.common import Result
+from benchmarks.demo_child import DemoChild
 from wg_desktop.hubspot.auth import StaticTokenProvider
 from wg_desktop.hubspot.client_config import ClientConfig
 from wg_desktop.hubspot.observability import InMemoryCallRecorder
@@ -30,37 +27,6 @@ from wg_desktop.hubspot.transport.client import HubSpotClient
 REQUESTS = 500          # per round, per contender
 ROUNDS = 5
 REUSE_REQUESTS = 200
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class DemoProcess:
-    """The demo portal in a child process (so its CPU is not ours)."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen[str] | None = None
-        self.info: dict[str, Any] = {}
-
-    def __enter__(self) -> "DemoProcess":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wg_desktop.demo.command", "--json", "--workflows", "20",
-             "--burst-limit", "10000000", "--burst-window", "1"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            self.__exit__()
-            raise RuntimeError("the demo portal did not start")
-        self.info = json.loads(line)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def _cpu_per_request(fn: Callable[[], None], n: int) -> float:
@@ -115,7 +81,8 @@ def _persisted_overhead(base: str, token: str, route: Any, via_raw: Callable[[],
 
 
 def run() -> list[Result]:
-    with DemoProcess() as demo:
+    # The demo portal in a child process, so its CPU is not counted as ours.
+    with DemoChild(workflows=20, burst_limit=10_000_000, burst_window_s=1) as demo:
         base = demo.info["baseUrl"]
         portal = next(p for p in demo.info["portals"] if p["hasWorkflows"])
         token = portal["privateAppToken"]

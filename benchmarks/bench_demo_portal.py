@@ -11,38 +11,21 @@ Run: ``.venv/bin/python -m benchmarks demo``
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
 from benchmarks.common import Result
+from benchmarks.demo_child import DemoChild
 
 CLIENTS = 10
 WARMUP_S = 0.7
 MEASURE_S = 4.3
 WORKFLOWS = 1000
 TARGET_RPS = 500.0
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _start_portal() -> tuple[subprocess.Popen, dict]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wg_desktop.demo.command", "--port", "0", "--json", "--seed", "7",
-         "--workflows", str(WORKFLOWS), "--burst-limit", "1000000000"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line.startswith("{"):
-        proc.kill()
-        raise RuntimeError(f"demo portal did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    return proc, json.loads(line)
 
 
 def _measure(info: dict) -> tuple[float, int, int, list[float]]:
@@ -96,15 +79,8 @@ def _generation_time() -> float:
 
 
 def run() -> list[Result]:
-    proc, info = _start_portal()
-    try:
-        rps, total, errors, latencies = _measure(info)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with DemoChild(workflows=WORKFLOWS, seed=7, burst_limit=1_000_000_000) as portal:
+        rps, total, errors, latencies = _measure(portal.info)
     latencies.sort()
     p50 = statistics.median(latencies) * 1000 if latencies else 0.0
     p95 = latencies[int(len(latencies) * 0.95)] * 1000 if latencies else 0.0

@@ -25,11 +25,10 @@ import math
 import os
 import statistics
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from benchmarks.common import Result
+from benchmarks.common import GcPauses, Heartbeat, Result, wait_for_signal
 
 WORKFLOWS = 1_000
 HEARTBEAT_MS = 5
@@ -40,58 +39,6 @@ RUNS = 3                # first + incremental sync pairs, each in a fresh data f
 SEED = 4242
 LATENCY_MS, JITTER_MS = 40.0, 20.0
 OWN_PROCESS, IN_PROCESS = "own process", "in process"
-
-
-@dataclass
-class Heartbeat:
-    """Ticks every ``HEARTBEAT_MS`` on the GUI thread; remembers the longest gap."""
-
-    gaps_ms: list[float] = field(default_factory=list)
-    _last: float | None = None
-
-    def tick(self) -> None:
-        now = time.perf_counter()
-        if self._last is not None:
-            self.gaps_ms.append((now - self._last) * 1000)
-        self._last = now
-
-    def restart(self) -> None:
-        self.gaps_ms.clear()
-        self._last = time.perf_counter()
-
-    @property
-    def longest_ms(self) -> float:
-        return max(self.gaps_ms, default=0.0)
-
-    def percentile(self, q: float) -> float:
-        if len(self.gaps_ms) < 2:
-            return self.longest_ms
-        return statistics.quantiles(self.gaps_ms, n=100)[int(q) - 1]
-
-
-class GcPauses:
-    """Collector pauses on any thread (they hold the GIL, so they stall the GUI
-    thread too): recorded to explain a stall, not to change it."""
-
-    def __init__(self) -> None:
-        self._started: dict[int, float] = {}
-        self.longest_ms = 0.0
-        self.full_collections = 0
-
-    def __call__(self, phase: str, info: dict) -> None:
-        ident = threading.get_ident()
-        if phase == "start":
-            self._started[ident] = time.perf_counter()
-            return
-        began = self._started.pop(ident, None)
-        if began is not None:
-            self.longest_ms = max(self.longest_ms, (time.perf_counter() - began) * 1000)
-        if info.get("generation") == 2:
-            self.full_collections += 1
-
-    def reset(self) -> None:
-        self.longest_ms = 0.0
-        self.full_collections = 0
 
 
 @dataclass(frozen=True)
@@ -160,17 +107,6 @@ def _sync_once(page, portal, heartbeat: Heartbeat, timer, gc_pauses: GcPauses) -
                    gc_pauses.longest_ms, gc_pauses.full_collections)
 
 
-def _wait_for(signal, start, timeout_ms: int = 30_000) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    signal.connect(loop.quit)
-    QTimer.singleShot(timeout_ms, loop.quit)
-    start()
-    loop.exec()
-    signal.disconnect(loop.quit)
-
-
 class InProcessDemo:
     """The demo portal on threads of the measured process, as the app embeds it
     (with 120 workflows there). Its encoding of each answer holds this
@@ -235,7 +171,7 @@ def measure(where: str = OWN_PROCESS) -> tuple[SyncRun, SyncRun]:
     from wg_desktop.ui.jobs import run_off_gui_thread
     from wg_desktop.ui.pages.workflows_page import WorkflowsPage
 
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])   # noqa: F841 - kept alive
     previous_keyring = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring())
     pool = QThreadPool.globalInstance()
@@ -256,7 +192,7 @@ def measure(where: str = OWN_PROCESS) -> tuple[SyncRun, SyncRun]:
                                              runner)
                         page.resize(1280, 800)
                         page.show()
-                        _wait_for(page.loaded, lambda: page.set_portal(hub_id))
+                        wait_for_signal(page.loaded, lambda: page.set_portal(hub_id))
                         tune_interpreter()     # as run_gui does after the first paint
                         heartbeat = Heartbeat()
                         timer = QTimer()

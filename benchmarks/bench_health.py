@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Result, median
+from benchmarks.common import GcPauses, Heartbeat, Result, median, wait_for_signal
 
 PORTALS = 5
 DAYS = 30
@@ -32,7 +32,7 @@ ENDPOINTS = ("/automation/v4/flows", "/automation/v4/flows/{id}", "/account-info
 
 
 def _seed(store) -> None:
-    from tests.unit.test_reports import seed_samples
+    from tests.support.health_samples import seed_samples
     from wg_desktop.store.models import utcnow
 
     now = utcnow()
@@ -77,28 +77,6 @@ def _seed_portal_samples(store, keys, days: int, now: dt.datetime) -> None:
             "VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, 0, ?, 1, 0, 0, '')", rows)
 
 
-def _wait(signal, start, accept=lambda *args: True, timeout_s: float = JOB_TIMEOUT_S):
-    """Run the event loop until ``signal`` fires with arguments ``accept`` likes."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    seen: list[tuple] = []
-
-    def fired(*args) -> None:
-        if accept(*args):
-            seen.append(args)
-            loop.quit()
-
-    signal.connect(fired)
-    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    start()
-    loop.exec()
-    signal.disconnect(fired)
-    if not seen:
-        raise RuntimeError(f"no {signal} within {timeout_s:g} s")
-    return seen[0]
-
-
 class _CpuHeartbeat:
     """The stall heartbeat, also noting the GUI thread's own CPU time in each
     gap: on a loaded machine a gap is the thread's work plus the time the OS
@@ -134,7 +112,6 @@ def health_job_stall() -> tuple[list[float], list[float], list[float], float, fl
     from PySide6.QtCore import QCoreApplication, Qt, QThreadPool, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from benchmarks.bench_gui_stall import GcPauses, Heartbeat
     from tests.support.memory_keyring import MemoryKeyring
     from wg_desktop.context import build_context
     from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
@@ -142,7 +119,7 @@ def health_job_stall() -> tuple[list[float], list[float], list[float], float, fl
     from wg_desktop.services.hubspot_setup import build_hubspot_services
     from wg_desktop.store.models import utcnow
     from wg_desktop.ui.app import (AlertNotices, StoreSessionPool, build_scheduler,
-                                   tune_garbage_collector)
+                                   tune_interpreter)
     from wg_desktop.ui.jobs import run_off_gui_thread
     from wg_desktop.ui.pages.health_page import HealthPage
 
@@ -172,10 +149,10 @@ def health_job_stall() -> tuple[list[float], list[float], list[float], float, fl
             runner = functools.partial(run_off_gui_thread, pool=StoreSessionPool(pool, ctx.store))
             page = HealthPage(ctx.store, ctx.settings, ctx.audit, runner)
             page.resize(1280, 900)
-            _wait(page.loaded, page.show)
+            wait_for_signal(page.loaded, page.show, timeout_s=JOB_TIMEOUT_S)
             page.set_period("30d")
-            _wait(page.loaded, lambda: None)
-            tune_garbage_collector()            # as run_gui does after start-up
+            wait_for_signal(page.loaded, lambda: None, timeout_s=JOB_TIMEOUT_S)
+            tune_interpreter()                  # as run_gui does after start-up
             heartbeat = _CpuHeartbeat(Heartbeat())
             timer = QTimer()
             timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -189,10 +166,11 @@ def health_job_stall() -> tuple[list[float], list[float], list[float], float, fl
                     heartbeat.restart()
                     timer.start()
                     started = time.perf_counter()
-                    _wait(scheduler.finished, lambda: scheduler.run_now("health"),
-                          lambda name, message: name == "health")
+                    wait_for_signal(scheduler.finished, lambda: scheduler.run_now("health"),
+                                    lambda name, message: name == "health",
+                                    timeout_s=JOB_TIMEOUT_S)
                     walls.append(time.perf_counter() - started)
-                    _wait(page.loaded, page.reload)
+                    wait_for_signal(page.loaded, page.reload, timeout_s=JOB_TIMEOUT_S)
                     timer.stop()
                     stalls.append(heartbeat.heartbeat.longest_ms)
                     cpus.append(heartbeat.cpu_in_longest_ms)

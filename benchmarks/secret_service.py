@@ -18,6 +18,8 @@ import tempfile
 import time
 from typing import Any
 
+from benchmarks.common import stop_process
+
 UNLOCK_PASSWORD = b"benchmark-keyring"
 
 
@@ -71,13 +73,7 @@ class SecretServiceSession:
 
     def __exit__(self, *exc: object) -> None:
         for process in reversed(self._processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process, timeout_s=5)
         self._processes.clear()
         if self._runtime is not None:
             self._runtime.cleanup()

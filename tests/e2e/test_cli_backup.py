@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.cli import base_env, run
+from tests.support.cli import base_env, one_line, run
 
 
 def test_backup_commands_end_to_end(data_dir, tmp_path):
@@ -41,3 +41,27 @@ def test_backup_commands_end_to_end(data_dir, tmp_path):
     foreign = run(["backup", "verify", str(garbage)], env)
     assert foreign.returncode == 1 and "not a WorkflowGuard backup" in foreign.stderr
     assert len(foreign.stderr.strip().splitlines()) == 1
+
+
+def test_portal_without_workflow_is_refused_before_any_restore(data_dir):
+    """--portal names the portal of --workflow: alone, it must not fall through
+    to replacing the whole store (which --yes would do)."""
+    env = base_env(data_dir)
+    made = run(["backup", "now", "--json"], env)
+    assert made.returncode == 0, made.stderr
+    path = json.loads(made.stdout)["file"]
+    for args in (["--portal", "123", "--yes"], ["--portal", "123"]):
+        refused = run(["backup", "restore", path, *args], env)
+        assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+        assert "--portal needs --workflow" in one_line(refused)
+    assert not list(data_dir.glob("*.before-restore-*"))     # the store was not replaced
+
+
+def test_a_missing_backup_file_is_the_same_one_line_for_every_command(data_dir, tmp_path):
+    env = base_env(data_dir)
+    missing = str(tmp_path / "gone.wgbackup")
+    for args in (["verify", missing], ["restore", missing, "--yes"],
+                 ["restore", missing, "--workflow", "x", "--yes"], ["open", missing]):
+        result = run(["backup", *args], env)
+        assert result.returncode == 1, (args, result.stderr)
+        assert one_line(result) == f"wg-desktop: error: {missing} does not exist", args

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.cli import connected_to_demo, run
+from tests.support.cli import connected_to_demo, one_line, run
 from tests.support.context import make_context
 from wg_desktop.store.models import Workflow, WorkflowVersion
 
@@ -49,8 +49,12 @@ def test_restore_one_workflows_history_from_a_backup(data_dir):
 
         unknown = run(["backup", "restore", backup, "--workflow", "no-such-flow", "--yes"], env)
         assert unknown.returncode != 0
-        assert unknown.stderr.startswith("wg-desktop: error: No stored workflow 'no-such-flow'")
-        assert len(unknown.stderr.strip().splitlines()) == 1
+        line = one_line(unknown)
+        assert line.startswith("wg-desktop: error: No stored workflow 'no-such-flow'")
+        # The backup is where it was looked for, and what lists its workflows:
+        # not the live store's 'wg-desktop workflows'.
+        assert f"in the backup {backup}" in line and f"'wg-desktop backup open {backup}'" in line
+        assert "'wg-desktop workflows'" not in line
         no_portal = run(["backup", "restore", backup, "--workflow", flow_id,
                          "--portal", "999999", "--yes"], env)
         assert no_portal.returncode == 2 and "No portal 999999" in no_portal.stderr

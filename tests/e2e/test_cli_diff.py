@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e.test_cli_workflows import base_env, run
+from tests.support.cli import base_env, run, stored_label
 from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
 
 
@@ -33,8 +33,9 @@ def test_diff_defaults_to_the_last_two_versions(drifted):
     plain = run(["diff", change.flow_id], env)
     assert plain.returncode == 0, plain.stderr
     header, *body = plain.stdout.splitlines()
-    assert header.endswith(f"({demo.portal_ids[0]}:{change.flow_id}) v2 of 2")
-    assert " v1 of 2 → " in header and body and body[0].endswith(":")
+    side = stored_label(env, demo.portal_ids[0], change.flow_id)
+    assert header == f"{side} v1 of 2 → {side} v2 of 2"
+    assert body and body[0].endswith(":")
     explicit = run(["diff", change.flow_id, "1", "2"], env)
     assert explicit.stdout == plain.stdout
     history = json.loads(run(["history", change.flow_id, "--json"], env).stdout)

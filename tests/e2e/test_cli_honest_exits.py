@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.support.cli import ROOT, base_env, connected_to_demo, run
+from tests.support.cli import ROOT, base_env, connected_to_demo, one_line, run
+from tests.support.waiting import wait_until
 from wg_desktop.demo.server import DemoConfig, DemoPortal, Faults
 from wg_desktop.portable import read_holder_pid
 
@@ -22,26 +22,19 @@ def demo_env(data_dir):
         yield demo, env, demo.private_app_token(demo.portal_ids[0])
 
 
-def _one_line(result: subprocess.CompletedProcess) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
-
-
 def test_after_hubspot_rejects_the_token_every_command_says_reconnect(demo_env):
     demo, env, token = demo_env
     hub_id = demo.portal_ids[0]
     demo.set_faults(Faults(unauthorized_rate=1.0))
     first = run(["sync"], env)
     assert first.returncode == 3, first.stderr
-    assert "connect" in _one_line(first)
+    assert "connect" in one_line(first)
     # Every later sync fails the same way: never exit 0 with nothing done.
     again = run(["sync", "--json"], env)
     assert again.returncode == 3
     answer = json.loads(again.stdout)
     assert [(a["hub_id"], a["ok"], a["exit_code"]) for a in answer] == [(hub_id, False, 3)]
-    assert "needs a reconnect" in _one_line(again)
+    assert "needs a reconnect" in one_line(again)
     assert "wg-desktop connect" in again.stderr
     # status and portals agree with the store, even once HubSpot answers again.
     demo.set_faults(Faults())
@@ -62,7 +55,7 @@ def test_a_failing_sync_prints_one_line_without_retry_warnings(demo_env):
     demo.set_faults(Faults(error_5xx_rate=1.0))
     result = run(["sync"], env)
     assert result.returncode == 1
-    line = _one_line(result)
+    line = one_line(result)
     assert line.startswith("wg-desktop: error: ") and "Nothing was stored" in line
     verbose = run(["-v", "sync"], env)
     assert verbose.returncode == 1 and len(verbose.stderr.strip().splitlines()) > 1
@@ -74,7 +67,7 @@ def test_unknown_portals_are_named_with_the_known_ones(demo_env):
     for args in (["sync", "424242"], ["status", "424242"], ["workflows", "--portal", "1"]):
         result = run(args, env)
         assert result.returncode == 2, (args, result.stderr)
-        line = _one_line(result)
+        line = one_line(result)
         assert "No portal" in line and str(hub_id) in line, line
 
 
@@ -103,16 +96,15 @@ def test_two_syncs_of_one_portal_one_runs_the_other_says_busy(data_dir):
                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
         lock = data_dir / f".sync-{demo.portal_ids[0]}.lock"
-        deadline = time.monotonic() + 30
         # The holder writes its pid once it has the lock (never probe by locking:
         # that could make the first sync the busy one).
-        while time.monotonic() < deadline and read_holder_pid(lock) != first.pid:
-            time.sleep(0.05)
+        wait_until(lambda: read_holder_pid(lock) == first.pid, "the first sync's lock",
+                   timeout=30, interval=0.05)
         second = run(["sync"], env)
         _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert second.returncode == 4, second.stderr
-    line = _one_line(second)
+    line = one_line(second)
     assert "already running" in line and f"pid {first.pid}" in line
     rows = json.loads(run(["workflows", "--json"], env).stdout)
     assert len(rows) == 60

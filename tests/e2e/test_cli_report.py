@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.cli import base_env, run
 from tests.support.context import make_context
-from tests.unit.test_reports import seed_samples
+from tests.support.health_samples import seed_samples
 from wg_desktop.store.models import utcnow
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.support.cli import base_env, run
 from tests.support.context import make_context
 from tests.unit.test_notifiers import free_port, smtp_server  # noqa: F401 - fixture
-from tests.unit.test_reports import seed_samples
+from tests.support.health_samples import seed_samples
 from wg_desktop.store.models import utcnow
 
 

@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from tests.support.cli import connected_to_demo, run
+from tests.support.cli import connected_to_demo, one_line, run
 from wg_desktop.demo.flows import READ_ONLY_KEYS as DEMO_READ_ONLY
 from wg_desktop.demo.server import Faults
 
@@ -31,12 +31,6 @@ def _edit(demo, hub_id, flow_id, **changes):
 def _contact_flow(demo, hub_id):
     return next(f for f in demo.flow_ids(hub_id)
                 if demo.get_flow(hub_id, f)["objectTypeId"] == "0-1")
-
-
-def _one_line(result):
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 def _two_versions(demo, env):
@@ -107,13 +101,13 @@ def test_reconnect_needed_is_one_line_and_exit_3(demo_env):
     demo.set_faults(Faults(unauthorized_rate=1.0))
     result = run(["restore", flow_id, "1", "--yes"], env)
     assert result.returncode == 3, result.stderr
-    assert "reconnect" in _one_line(result)
+    assert "reconnect" in one_line(result)
     demo.set_faults(Faults())
     assert demo.get_flow(hub_id, flow_id) == edited
 
 
-def test_unknown_version_fails_in_one_line(demo_env):
+def test_unknown_version_fails_inone_line(demo_env):
     demo, env = demo_env
     hub_id, flow_id, _ = _two_versions(demo, env)
     missing = run(["restore", flow_id, "9", "--yes"], env)
-    assert missing.returncode != 0 and "no version '9'" in _one_line(missing)
+    assert missing.returncode != 0 and "no version '9'" in one_line(missing)

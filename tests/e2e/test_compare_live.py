@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from tests.support.cli import connected_to_demo, run
+from tests.support.cli import connected_to_demo, one_line, run, stored_label
 from wg_desktop.demo.flows import READ_ONLY_KEYS as DEMO_READ_ONLY
 from wg_desktop.demo.server import Faults
 
@@ -34,19 +34,14 @@ def drift(demo, hub_id, flow_id, **changes):
     assert answer.status_code == 200, answer.text
 
 
-def one_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
-
-
 def test_live_diff_shows_the_drift_since_the_sync(synced):
     demo, env, hub_id, flow_id = synced
     same = run(["diff", flow_id, "1", "--live", "--exit-code"], env)
     assert same.returncode == 0, same.stderr
     header, verdict = same.stdout.splitlines()
-    assert header.endswith(f"Live in HubSpot now ({hub_id}:{flow_id}, revision "
-                           f"{demo.get_flow(hub_id, flow_id)['revisionId']})")
+    stored = stored_label(env, hub_id, flow_id)
+    assert header == (f"{stored} v1 of 1 → Live in HubSpot now ({hub_id}:{flow_id}, revision "
+                      f"{demo.get_flow(hub_id, flow_id)['revisionId']})")
     assert verdict == "no differences"
 
     drift(demo, hub_id, flow_id, name="Renamed in HubSpot")
@@ -57,6 +52,7 @@ def test_live_diff_shows_the_drift_since_the_sync(synced):
 
     as_json = json.loads(run(["diff", flow_id, "--live", "--json"], env).stdout)
     assert not as_json["identical"] and as_json["new"].startswith("Live in HubSpot now")
+    assert as_json["old"] == f"{stored} v1 of 1"
     renamed = [f for c in as_json["changes"] for f in c["fields"] if f["path"] == "name"]
     assert renamed and renamed[0]["new"] == "Renamed in HubSpot"
     # Comparing read HubSpot and stored nothing: the history still has one version.

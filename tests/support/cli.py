@@ -3,6 +3,7 @@ against a demo portal over loopback when HubSpot is needed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,24 @@ def run(args: list[str], env: dict[str, str], stdin: str = "",
         timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "wg_desktop", *args], input=stdin,
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    """The one line a failed command printed on stderr (and no traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def stored_label(env: dict[str, str], hub_id: int, flow_id: str) -> str:
+    """How a comparison names a stored workflow's side (before " vN of M"):
+    with its portal, as sandbox and production may hold the same names."""
+    portals = json.loads(run(["portals", "--json"], env).stdout)
+    workflows = json.loads(run(["workflows", "--json"], env).stdout)
+    portal = next(p["name"] for p in portals if p["hub_id"] == hub_id)
+    name = next(w["name"] for w in workflows
+                if w["hub_id"] == hub_id and w["flow_id"] == flow_id)
+    return f"{portal} › {name} ({hub_id}:{flow_id})"
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.unit.test_health import _FakeClient, _Scripted
-from tests.unit.test_reports import seed_samples
+from tests.support.health_samples import older_health_store, seed_samples
 from wg_desktop.hubspot.client_config import ClientConfig
 from wg_desktop.hubspot.transport.client import HubSpotClient
 from wg_desktop.services.health import HealthMonitor, latest_sample
@@ -26,17 +26,8 @@ NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
 
 def test_migration_10_adds_the_column_and_the_period_indexes(data_dir):
     path, key = data_dir / "old.db", os.urandom(32)
-    old = open_store(path, key, target_version=9)
-    # Migration 7 builds the table from today's model: take the column away
-    # again to get the shape a version-9 database really has.
-    for name in MIGRATION_10_COLUMNS:
-        old.db.execute_sql(f"ALTER TABLE portal_health_sample DROP COLUMN {name}")
-    old.db.execute_sql("INSERT INTO portal_health_sample (timestamp, portal_key, status, reason, "
-                       "paused, consecutive_failures, breaker_state, calls, failed_calls, "
-                       "refreshes_ok, refreshes_failed) VALUES "
-                       "('2026-11-28T12:00:00.000000+00:00', '1', 'healthy', '', 0, 0, '', 3, "
-                       "0, 0, 0)")
-    old.close()
+    older_health_store(path, key, 9, MIGRATION_10_COLUMNS,
+                       timestamp="2026-11-28T12:00:00.000000+00:00", calls=3)
     store = open_store(path, key)
     try:
         assert store.schema_version() == LATEST_VERSION >= 10

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from tests.support.health_samples import older_health_store
 from wg_desktop.services.health import daily_counts
 from wg_desktop.store.db import LATEST_VERSION, open_store
 from wg_desktop.store.health_models import MIGRATION_9_COLUMNS, PortalHealthSample
@@ -19,17 +20,8 @@ def _epochs(db):
 
 def test_migration_9_adds_the_columns_and_backfills_the_epoch(data_dir):
     path, key = data_dir / "old.db", os.urandom(32)
-    old = open_store(path, key, target_version=8)
-    # Migration 7 builds the table from today's model: take the new columns
-    # away again to get the shape a version-8 database really has.
-    for name in MIGRATION_9_COLUMNS:
-        old.db.execute_sql(f"ALTER TABLE portal_health_sample DROP COLUMN {name}")
-    old.db.execute_sql("INSERT INTO portal_health_sample (timestamp, portal_key, status, reason, "
-                       "paused, consecutive_failures, breaker_state, calls, failed_calls, "
-                       "refreshes_ok, refreshes_failed) VALUES "
-                       "('2026-11-28T12:00:00.500000+00:00', '1', 'healthy', '', 0, 0, '', 0, "
-                       "0, 0, 0)")
-    old.close()
+    older_health_store(path, key, 8, MIGRATION_9_COLUMNS,
+                       timestamp="2026-11-28T12:00:00.500000+00:00")
 
     store = open_store(path, key)
     try:

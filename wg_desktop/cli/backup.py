@@ -3,26 +3,36 @@
 A portable backup's passphrase comes from ``WG_BACKUP_PASSPHRASE`` or the
 first line of stdin (a prompt on a terminal); it is never stored. ``restore``
 prints what it will do and does nothing without ``--yes``.
+
+:func:`opened_backup` and :func:`find_in_backup` are shared with ``backup
+open`` and ``backup restore --workflow`` (cli/backup_open.py,
+cli/backup_workflow.py), which read a backup beside the live store.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import re
+import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from wg_desktop.cli.base import CliEnv, CliError, emit_json
 from wg_desktop.instance import holding_window_lock
 from wg_desktop.services.audit import AuditAction
-from wg_desktop.services.backup_format import KeyKind, read_header
-from wg_desktop.services.backups import BackupService, restore_backup
+from wg_desktop.services.backup_browse import OpenedBackup, is_portable, open_backup
+from wg_desktop.services.backup_format import read_header
+from wg_desktop.services.backups import restore_backup
+from wg_desktop.services.workflows import WorkflowNotFound
 from wg_desktop.store.models import Outcome
 
 PASSPHRASE_ENV = "WG_BACKUP_PASSPHRASE"
 
 
-def _passphrase(env: CliEnv, *, confirm: bool = False) -> str:
+def backup_passphrase(env: CliEnv, *, confirm: bool = False) -> str:
     value = env.environ.get(PASSPHRASE_ENV)
     if value:
         return value
@@ -37,11 +47,39 @@ def _passphrase(env: CliEnv, *, confirm: bool = False) -> str:
     return value
 
 
-def _is_portable(path: Path) -> bool:
-    if not path.is_file():
-        raise CliError(f"{path} does not exist")
-    with open(path, "rb") as handle:
-        return read_header(handle).kind is KeyKind.PASSPHRASE
+def _passphrase_for(env: CliEnv, path: Path) -> str | None:
+    """The passphrase ``path`` needs (asked only for a portable backup). A
+    missing or foreign file fails here, as the backup services word it."""
+    return backup_passphrase(env) if is_portable(path) else None
+
+
+@contextmanager
+def opened_backup(env: CliEnv, path: Path) -> Iterator[OpenedBackup]:
+    """``path`` opened read-only beside the live store (its passphrase asked
+    when it is portable); closed and its private copy removed afterwards."""
+    passphrase = _passphrase_for(env, path)
+    ctx = env.context()
+    with open_backup(ctx.paths, path, secrets=ctx.secrets, passphrase=passphrase) as opened:
+        yield opened
+
+
+# The live store's lookup points at 'wg-desktop workflows'; in a backup, the
+# workflows to choose from are the backup's.
+_LIVE_LISTING_HINT = re.compile(r"\s*\(see 'wg-desktop workflows'\)")
+
+
+def find_in_backup(opened: OpenedBackup, ref: str, hub_id: int | None) -> int:
+    """The backup's workflow ``ref`` (flow id or name); one that is not there
+    (or is ambiguous) names the backup and how to list its workflows."""
+    from wg_desktop.services.history_merge import find_backup_workflow   # not for every command
+
+    try:
+        return find_backup_workflow(opened.store, ref, hub_id)
+    except WorkflowNotFound as exc:
+        reason = _LIVE_LISTING_HINT.sub("", str(exc)).rstrip(". ")
+        listing = shlex.quote(str(opened.source))
+        raise WorkflowNotFound(f"{reason} (in the backup {opened.source}; see "
+                               f"'wg-desktop backup open {listing}').") from None
 
 
 def _size(n: int) -> str:
@@ -70,7 +108,7 @@ def cmd_backup_now(args: argparse.Namespace, env: CliEnv) -> int:
 
 
 def cmd_backup_list(args: argparse.Namespace, env: CliEnv) -> int:
-    service = BackupService.from_context(env.context())
+    service = env.context().backups
     backups = service.list()
     if args.json:
         emit_json([b.as_dict() for b in backups])
@@ -87,8 +125,8 @@ def cmd_backup_list(args: argparse.Namespace, env: CliEnv) -> int:
 
 def cmd_backup_verify(args: argparse.Namespace, env: CliEnv) -> int:
     path = Path(args.file)
-    passphrase = _passphrase(env) if _is_portable(path) else None
-    result = BackupService.from_context(env.context()).verify(path, passphrase)
+    passphrase = _passphrase_for(env, path)
+    result = env.context().backups.verify(path, passphrase)
     kind = "portable backup" if result.portable else "backup"
     print(f"{path}: {kind} of {result.created_at:%Y-%m-%d %H:%M:%S}Z is intact "
           f"(schema {result.schema_version}, {_size(result.plain_size)} database, "
@@ -97,9 +135,8 @@ def cmd_backup_verify(args: argparse.Namespace, env: CliEnv) -> int:
 
 
 def cmd_backup_export(args: argparse.Namespace, env: CliEnv) -> int:
-    passphrase = _passphrase(env, confirm=True)
-    result = BackupService.from_context(env.context()).export_portable(Path(args.out),
-                                                                       passphrase)
+    passphrase = backup_passphrase(env, confirm=True)
+    result = env.context().backups.export_portable(Path(args.out), passphrase)
     print(f"exported a portable backup to {result.path} (verified; keep the passphrase: "
           "it is not stored anywhere)")
     return 0
@@ -112,11 +149,16 @@ QUIT_WINDOW_FIRST = ("the whole store cannot be replaced under it. Restore from 
 
 
 def cmd_backup_restore(args: argparse.Namespace, env: CliEnv) -> int:
-    if getattr(args, "workflow", None):     # one workflow's history, not the whole store
+    if args.workflow:                       # one workflow's history, not the whole store
         from wg_desktop.cli.backup_workflow import cmd_backup_restore_workflow
         return cmd_backup_restore_workflow(args, env)
+    if args.portal:
+        # Never a whole-store restore that quietly ignored what was asked.
+        raise CliError("--portal needs --workflow (whose history to restore from that "
+                       "portal); without them the whole store is replaced. Nothing was "
+                       "restored.")
     path = Path(args.file)
-    portable = _is_portable(path)
+    portable = is_portable(path)
     # Held to the end: no window can open the folder while its store is replaced.
     with holding_window_lock(env.paths, QUIT_WINDOW_FIRST):
         return _restore_whole_store(args, env, path, portable)
@@ -134,7 +176,7 @@ def _restore_whole_store(args: argparse.Namespace, env: CliEnv, path: Path,
           f"store is kept as {paths.database.name}.before-restore-<time>.")
     if not args.yes:
         raise CliError("nothing was restored: add --yes to go ahead")
-    passphrase = _passphrase(env) if portable else None
+    passphrase = backup_passphrase(env) if portable else None
     # This command's own connection must go: the restore refuses a store that
     # any connection (the window, another command, or this one) holds open.
     env.close()
@@ -196,4 +238,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=cmd_backup_export)
     from wg_desktop.cli.backup_open import register_open
 
-    register_open(actions, PASSPHRASE_ENV)
+    register_open(actions)

@@ -19,9 +19,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from wg_desktop.cli.backup import PASSPHRASE_ENV, find_in_backup, opened_backup
 from wg_desktop.cli.base import CliEnv, CliError
 from wg_desktop.cli.workflows import cmd_history, cmd_show, cmd_workflows
-from wg_desktop.services.backup_browse import is_portable, open_backup
 from wg_desktop.services.portals import find_portal
 
 
@@ -30,7 +30,6 @@ class _BackupEnv:
     the read commands ask ``env.context()`` for a store and an audit log."""
 
     def __init__(self, env: CliEnv, store: Any) -> None:
-        self._env = env
         self._context = SimpleNamespace(store=store, audit=env.context().audit)
 
     def context(self) -> Any:
@@ -38,17 +37,15 @@ class _BackupEnv:
 
 
 def cmd_backup_open(args: argparse.Namespace, env: CliEnv) -> int:
-    from wg_desktop.cli.backup import _passphrase
-
     if args.version is not None and args.workflow is None:
         raise CliError("--version needs --workflow (which workflow's version to show)")
-    path = Path(args.file)
-    ctx = env.context()
-    passphrase = _passphrase(env) if is_portable(path) else None
-    with open_backup(ctx.paths, path, secrets=ctx.secrets, passphrase=passphrase) as opened:
+    with opened_backup(env, Path(args.file)) as opened:
         # Every read below runs with the models bound to the backup (this thread only).
         with opened.store.session():
             hub_id = find_portal(args.portal).hub_id if args.portal else None
+            if args.workflow is not None:
+                # Looked up first, so a workflow not in the backup is named as such.
+                find_in_backup(opened, args.workflow, hub_id)
             if not args.json and args.workflow is None:
                 # First line of the listing, as 'backup list' names its folder;
                 # stderr stays for the one line a failure prints.
@@ -64,13 +61,13 @@ def cmd_backup_open(args: argparse.Namespace, env: CliEnv) -> int:
             return cmd_show(read, backup_env)  # type: ignore[arg-type]
 
 
-def register_open(actions: argparse._SubParsersAction, passphrase_env: str) -> None:
+def register_open(actions: argparse._SubParsersAction) -> None:
     opener = actions.add_parser(
         "open", help="browse a backup read-only: its workflows, a history, a version",
         description="Open a backup (own or portable) read-only and print what it holds, "
                     "in the shape of 'workflows', 'history' and 'show'. The current store "
                     f"is not touched. A portable backup's passphrase comes from "
-                    f"{passphrase_env} or stdin.")
+                    f"{PASSPHRASE_ENV} or stdin.")
     opener.add_argument("file")
     opener.add_argument("--portal", metavar="P", help="only this portal (hub id or name)")
     opener.add_argument("--workflow", metavar="WORKFLOW",

@@ -13,25 +13,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wg_desktop.cli.backup import find_in_backup, opened_backup
 from wg_desktop.cli.base import CliEnv, CliError
-from wg_desktop.cli.backup import _passphrase
-from wg_desktop.services.backup_browse import is_portable, open_backup
-from wg_desktop.services.history_merge import (find_backup_workflow, merge_workflow_history,
-                                               plan_history_merge)
+from wg_desktop.services.history_merge import merge_workflow_history, plan_history_merge
 from wg_desktop.services.portals import find_portal
 
 
 def cmd_backup_restore_workflow(args: argparse.Namespace, env: CliEnv) -> int:
     path = Path(args.file)
-    portable = is_portable(path)
-    ctx = env.context()
-    passphrase = _passphrase(env) if portable else None
-    with open_backup(ctx.paths, path, secrets=ctx.secrets, passphrase=passphrase) as opened:
+    with opened_backup(env, path) as opened:
+        ctx = env.context()
         hub_id = None
         if args.portal:
             with opened.store.session():
                 hub_id = find_portal(args.portal).hub_id
-        workflow_id = find_backup_workflow(opened.store, args.workflow, hub_id)
+        workflow_id = find_in_backup(opened, args.workflow, hub_id)
         if not args.yes:
             plan = plan_history_merge(opened.store, ctx.store, workflow_id)
             print(f"From the backup of {opened.created_at:%Y-%m-%d %H:%M:%S}Z: {plan.text()}")

@@ -37,6 +37,7 @@ from wg_desktop.hubspot.errors import ReauthenticationNeeded
 from wg_desktop.services.portals import PortalNotFound
 from wg_desktop.services.sync import PortalNeedsReconnect, SyncBusy, SyncFailed, SyncPaused
 from wg_desktop.services.workflows import ImportRejected, WorkflowNotFound
+from wg_desktop.services.weekly_report import WeeklyReportFailed
 from wg_desktop.store.versions import VersionCorrupt
 from wg_desktop.store.db import StoreError
 
@@ -45,7 +46,7 @@ from wg_desktop.store.db import StoreError
 USER_ERRORS = (SettingError, SetupError, KeychainUnavailable, WrongPassphrase,
                DatabaseKeyMissing, StoreError, ConnectError, LoopbackError, RedirectError,
                SyncPaused, SyncFailed, WorkflowNotFound, ImportRejected, VersionCorrupt,
-               PortalNotFound, InstanceBusy, OSError)
+               PortalNotFound, InstanceBusy, WeeklyReportFailed, OSError)
 
 
 class ExitCode(enum.IntEnum):
@@ -203,7 +204,7 @@ def emit_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-# -- foundation commands --------------------------------------------------------
+# -- registering a command -----------------------------------------------------
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, handler: Callable[..., int],

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from wg_desktop.cli.base import CliEnv, CliError, ExitCode, emit_json
 from wg_desktop.flows.diff import diff_flows, unified_lines
 from wg_desktop.flows.words import readable_lines, readable_text
 from wg_desktop.services.compare import (LIVE_LABEL, ComparedSide, CompareService, Comparison,
                                          WorkflowSide, compare_with_file, compare_workflows,
-                                         version_label)
+                                         stored_side)
 from wg_desktop.services.compare_file import FileWorkflowChoiceNeeded
 from wg_desktop.services.portals import find_portal
 from wg_desktop.services.workflows import WorkflowNotFound, WorkflowQueries
@@ -44,38 +43,21 @@ def _find(queries: WorkflowQueries, ref: str, hub_id: int | None) -> Workflow:
     return queries.find(ref, hub_id)
 
 
-Side = tuple[str, dict[str, Any]]       # (label, definition)
-
-
-def _compared(old: Side, new: Side) -> Comparison:
-    (old_label, old_doc), (new_label, new_doc) = old, new
-    return Comparison(ComparedSide(old_label, "old", old_doc),
-                      ComparedSide(new_label, "new", new_doc), diff_flows(old_doc, new_doc))
-
-
 def _versions(queries: WorkflowQueries, workflow: Workflow, refs: list[str]) -> Comparison:
-    count = len(queries.history(workflow))
+    """V1 → V2 of one workflow (V2 defaults to the latest, V1 to the one before V2)."""
     if len(refs) > 2:
         raise CliError("diff takes at most two version numbers (V1 V2)")
-    new_ref = refs[1] if len(refs) == 2 else None
-    new_info, new = queries.version(workflow, new_ref)
-    new_number = _number(queries, workflow, new_info.id)
+    new_info, _ = queries.version(workflow, refs[1] if len(refs) == 2 else None)
     if refs:
-        old_info, old = queries.version(workflow, refs[0])
-        old_number = _number(queries, workflow, old_info.id)
+        old_info, _ = queries.version(workflow, refs[0])
     else:
-        if new_number <= 1:
-            raise WorkflowNotFound(f"'{workflow.name}' v{new_number} is its first version; "
+        count = len(queries.history(workflow))      # the latest is v{count}
+        if count <= 1:
+            raise WorkflowNotFound(f"'{workflow.name}' v{count} is its first version; "
                                    "nothing to compare it with.")
-        old_number = new_number - 1
-        _, old = queries.version(workflow, old_number)
-    return _compared((version_label(workflow, old_number, count), old),
-                     (version_label(workflow, new_number, count), new))
-
-
-def _number(queries: WorkflowQueries, workflow: Workflow, version_id: int) -> int:
-    _, number, _, _ = queries.version_by_id(workflow, version_id)
-    return number
+        old_info, _ = queries.version(workflow, count - 1)
+    return compare_workflows(queries, WorkflowSide(workflow.id, old_info.id),
+                             WorkflowSide(workflow.id, new_info.id))
 
 
 def _live(env: CliEnv, queries: WorkflowQueries, workflow: Workflow, refs: list[str]
@@ -85,12 +67,12 @@ def _live(env: CliEnv, queries: WorkflowQueries, workflow: Workflow, refs: list[
     exit statuses (3, 1); a workflow deleted in HubSpot is one line (1)."""
     if len(refs) > 1:
         raise CliError("diff --live takes one version number (WORKFLOW [V] --live)")
-    info, stored = queries.version(workflow, refs[0] if refs else None)
-    count = len(queries.history(workflow))
-    old_label = version_label(workflow, _number(queries, workflow, info.id), count)
+    info, _ = queries.version(workflow, refs[0] if refs else None)
+    stored = stored_side(queries, WorkflowSide(workflow.id, info.id))
     live = CompareService(env.hubspot().clients, queries).live(workflow.id)
-    new_label = f"{LIVE_LABEL} ({live.hub_id}:{live.flow_id}, revision {live.revision_id})"
-    return _compared((old_label, stored), (new_label, dict(live.definition)))
+    now = ComparedSide(f"{LIVE_LABEL} ({live.hub_id}:{live.flow_id}, revision "
+                       f"{live.revision_id})", "live", dict(live.definition))
+    return Comparison(stored, now, diff_flows(stored.definition, now.definition))
 
 
 def _with_file(queries: WorkflowQueries, workflow: Workflow, refs: list[str],

@@ -9,10 +9,9 @@ the Health page uses.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from wg_desktop.cli.base import CliEnv, CliError, ExitCode, error_line
+from wg_desktop.cli.base import CliEnv, CliError, ExitCode
 from wg_desktop.services.reports import (Period, PeriodError, ReportFormat, TargetStatus,
                                          build_report, parse_period, render_text,
                                          resolve_portal)
@@ -70,18 +69,14 @@ def cmd_report(args: argparse.Namespace, env: CliEnv) -> int:
 
 def _email_report(args: argparse.Namespace, env: CliEnv, period: Period) -> int:
     """The weekly report's mail (every portal, HTML body, HTML and CSV attached)."""
-    from wg_desktop.services.weekly_report import WeeklyReportFailed, send_weekly_report
+    from wg_desktop.services.weekly_report import send_weekly_report
 
     if args.out or args.portal or args.format:
         raise CliError("--email mails the HTML and CSV report of every portal; it takes no "
                        "--out, --portal or --format")
     ctx = env.context()
-    try:
-        sent = send_weekly_report(ctx.settings, ctx.store, ctx.audit, period=period)
-    except WeeklyReportFailed as exc:
-        # A delivery that failed, not a wrong argument: exit 1, one line.
-        print(error_line(exc, ctx.registry), file=sys.stderr)
-        return ExitCode.FAILED
+    # A delivery that fails raises WeeklyReportFailed: one line, exit 1 (cli/base.py).
+    sent = send_weekly_report(ctx.settings, ctx.store, ctx.audit, period=period)
     print(f"Mailed the {period.label} health report to {', '.join(sent.recipients)}: "
           f"{sent.summary}")
     return ExitCode.DONE

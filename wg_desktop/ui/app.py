@@ -175,8 +175,6 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
 
 
-# The former name, still imported by bench_backup and bench_health.
-tune_garbage_collector = tune_interpreter
 
 
 class StoreSessionPool:
