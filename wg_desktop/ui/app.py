@@ -175,8 +175,6 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
 
 
-
-
 class StoreSessionPool:
     """Wraps a thread pool so every task runs inside a store session (see
     ``Store.session`` for why a pooled worker must close its connection)."""
