@@ -343,7 +343,6 @@ def test_the_recorded_checksum_is_the_files_and_the_snapshot_was_checked(ctx, mo
     assert len(checked) == 1 and checked[0].parent == ctx.paths.backups_dir
 
 
-
 def test_a_snapshot_is_opened_once_for_its_check_and_its_schema(ctx, monkeypatch):
     from wg_desktop.store.db import LATEST_VERSION
 

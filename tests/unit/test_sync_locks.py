@@ -8,12 +8,11 @@ import os
 
 import pytest
 
+from tests.support.offline_hubspot import offline_services
 from wg_desktop.cli.base import ExitCode, exit_code_for
 from wg_desktop.instance import sync_lock_path
 from wg_desktop.portable import FileLock, LockBusy
 from wg_desktop.services import restore as restore_module
-from wg_desktop.services.connection import OAuthApp
-from wg_desktop.services.hubspot_setup import build_hubspot_services
 from wg_desktop.services.restore import RestoreError
 from wg_desktop.services.sync import SyncBusy
 from wg_desktop.store.models import Portal
@@ -23,9 +22,7 @@ HUB = 42
 
 @pytest.fixture
 def hub(ctx):
-    app = OAuthApp("client", "secret", "http://localhost:1/cb", "http://127.0.0.1:9")
-    services = build_hubspot_services(ctx.settings, ctx.store, ctx.audit, ctx.secrets,
-                                      app=app, api_base="http://127.0.0.1:9")
+    services = offline_services(ctx)
     with ctx.store.writing():
         Portal.create(hub_id=HUB, name="Acme")
     yield services
