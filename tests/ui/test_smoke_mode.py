@@ -69,3 +69,21 @@ def test_blank_page_icons_fail_the_run(qtbot, window, monkeypatch):
     assert run.exit_code == 1
     assert err.getvalue().strip().splitlines() == [
         "smoke: FAILED: page icons not drawn (SVG image plugin missing?): Connection"]
+
+
+def test_a_data_folder_that_never_opens_fails_the_run(qtbot, data_dir):
+    from wg_desktop.config import Settings
+    from wg_desktop.paths import Paths
+    from wg_desktop.ui.main_window import MainWindow
+    from wg_desktop.ui.smoke import fail_if_data_never_opens
+
+    paths = Paths.resolve(data_dir, {})
+    opening = MainWindow(paths, Settings.load(None, {}))      # its data never comes
+    qtbot.addWidget(opening)
+    codes: list[int] = []
+    err = io.StringIO()
+    fail_if_data_never_opens(opening, codes.append, {}, err=err, timeout_ms=50)
+    fail_if_data_never_opens(opening, codes.append, {SMOKE_ENV: "1"}, err=err, timeout_ms=50)
+    qtbot.waitUntil(lambda: codes == [1], timeout=2000)      # only the smoke run's check
+    assert err.getvalue().strip().splitlines() == [
+        "smoke: FAILED: the data folder did not open within 0 s"]

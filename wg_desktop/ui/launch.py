@@ -35,7 +35,7 @@ from wg_desktop.ui.jobs import run_off_gui_thread
 from wg_desktop.ui.main_window import MainWindow
 from wg_desktop.ui.resources import app_icon
 from wg_desktop.ui.single_instance import SingleInstance, bring_forward
-from wg_desktop.ui.smoke import smoke_requested, watch_if_requested
+from wg_desktop.ui.smoke import fail_if_data_never_opens, smoke_requested, watch_if_requested
 
 if TYPE_CHECKING:
     from wg_desktop.context import AppContext
@@ -271,6 +271,7 @@ def run_gui(data_dir: str | None = None, *, minimized: bool = False) -> int:
         quit_with(1)
 
     opener = DataOpener(paths, settings, registry, window, opened, failed, pool)
+    fail_if_data_never_opens(window, quit_with, os.environ)
     # Hidden only when the tray can bring it back: without a tray a hidden
     # window could not be reached at all.
     if not (minimized and window.tray is not None):

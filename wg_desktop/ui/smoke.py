@@ -43,6 +43,24 @@ def watch_if_requested(window: QWidget, hubspot: Any,
     return SmokeRun(window, target)
 
 
+def fail_if_data_never_opens(window: Any, quit_with: Callable[[int], None],
+                             environ: Mapping[str, str], err: TextIO | None = None,
+                             timeout_ms: int = PAINT_TIMEOUT_MS) -> None:
+    """Smoke runs only: a data folder that does not open in time (a bundle
+    without SQLCipher, a start-up error waiting in a dialog nobody will
+    answer) fails the run in one line instead of leaving it hanging."""
+    if not smoke_requested(environ):
+        return
+
+    def check() -> None:
+        if window.ctx is None:
+            print(f"smoke: FAILED: the data folder did not open within "
+                  f"{timeout_ms / 1000:.0f} s", file=err or sys.stderr, flush=True)
+            quit_with(1)
+
+    QTimer.singleShot(timeout_ms, window, check)
+
+
 def create_probe_view(parent: QWidget) -> tuple[Any, Any, Any]:
     """The sign-in dialog's web view, made the way the dialog makes it."""
     from wg_desktop.ui.connect_dialog import _create_web_view
